@@ -1,0 +1,56 @@
+"""minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
+
+from . import functional, nn, optim
+from .engine import (
+    Function,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    ones_like,
+    tensor,
+    unbroadcast,
+    zeros,
+    zeros_like,
+)
+from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .ops import (
+    abs,
+    add,
+    broadcast_to,
+    clip,
+    concatenate,
+    div,
+    exp,
+    expand_dims,
+    leaky_relu,
+    log,
+    log1p,
+    log_sigmoid,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softplus,
+    sqrt,
+    squeeze,
+    stack,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+
+__version__ = "0.1.0"

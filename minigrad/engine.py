@@ -1,0 +1,386 @@
+"""The core: grad mode, Tensor, Function (a graph node), and the backward pass.
+
+Reverse mode in one paragraph. Every differentiable operation is a `Function` subclass with a
+`forward(ctx, *arrays)` that computes the output with NumPy and a `backward(ctx, grad)` that maps
+ḡ = ∂L/∂output to the vector-Jacobian products ∂L/∂input_i = ḡ · ∂output/∂input_i. `Function.apply`
+runs forward and, when an input requires grad and grad mode is on, records the Function instance
+itself as the node that made the output. `Tensor.backward()` then visits the recorded nodes in
+reverse creation order (a topological order, because a node's inputs always exist before it),
+calls each node's backward once with the sum of the gradients that reached its output, and
+accumulates the results into the leaves' `.grad`. Broadcasting is undone for every op in one place,
+`unbroadcast`, so no op has to think about it.
+"""
+
+import heapq
+import itertools
+import os
+import sys
+import weakref
+
+import numpy as np
+
+__all__ = [
+    "Tensor", "Function", "tensor", "zeros", "ones", "zeros_like", "ones_like",
+    "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "unbroadcast",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Grad mode: one config object, switched by context managers (usable as decorators too).
+
+class Config:
+    grad_enabled = True
+    anomaly = False
+
+
+class _Switch:
+    """Context manager / decorator setting one Config flag and restoring it on exit."""
+
+    flag = ""
+    value = False
+
+    def __init__(self):
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(getattr(Config, self.flag))
+        setattr(Config, self.flag, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(Config, self.flag, self._saved.pop())
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return wrapper
+
+
+class no_grad(_Switch):
+    """Ops inside record nothing; their outputs have requires_grad=False."""
+    flag, value = "grad_enabled", False
+
+
+class enable_grad(_Switch):
+    """Turn recording back on inside a no_grad region."""
+    flag, value = "grad_enabled", True
+
+
+class detect_anomaly(_Switch):
+    """Check every forward output and backward gradient for NaN/inf; raise FloatingPointError naming
+    the first op that produced one and the line of user code that created it."""
+    flag, value = "anomaly", True
+
+
+def is_grad_enabled():
+    return Config.grad_enabled
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor
+
+def _as_array(data, dtype=None, copy=False):
+    """ndarray for `data`. Floats keep their dtype; Python numbers, lists and integer data that is
+    not already an ndarray become float64 (ndarrays of integers stay integers, e.g. indices)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, dtype=dtype, copy=copy) if (copy or dtype is not None) else np.asarray(data)
+    else:
+        arr = np.array(data, dtype=dtype)
+        if dtype is None and arr.dtype.kind in "biu":
+            arr = arr.astype(np.float64)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor(): cannot make a tensor of dtype {arr.dtype} "
+                        "(expected floating, integer or bool data)")
+    return arr
+
+
+class Tensor:
+    """An ndarray `.data` plus what reverse mode needs: `.grad`, `.requires_grad`, and the node
+    (`grad_fn`) that produced it. `Tensor(ndarray)` wraps the array without copying it;
+    `minigrad.tensor(data)` copies."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    # Make `ndarray <op> Tensor` call Tensor's reflected operator instead of looping over the array.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"Tensor: requires_grad=True needs floating-point data, got dtype "
+                            f"{self.data.dtype} (integer and bool tensors have no gradient)")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._node = None
+
+    @classmethod
+    def _wrap(cls, data, requires_grad, node):
+        """Fast constructor for op outputs: no validation (the engine knows what it made)."""
+        t = object.__new__(cls)
+        t.data, t.grad, t.requires_grad, t._node = data, None, requires_grad, node
+        return t
+
+    # -- array-like properties
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+    grad_fn = property(lambda self: self._node, doc="The Function node that produced this tensor.")
+    is_leaf = property(lambda self: self._node is None)
+
+    def __len__(self):
+        return len(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def __float__(self):
+        return float(self.data)
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = "" if self.data.dtype == np.float64 else f", dtype={self.data.dtype}"
+        if self._node is not None and self.requires_grad:
+            extra += f", grad_fn=<{type(self._node).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def detach(self):
+        """The same data, cut from the graph: no gradient flows back through the result."""
+        return Tensor._wrap(self.data, False, None)
+
+    def zero_grad(self):
+        self.grad = None
+
+    def retain_grad(self):
+        """Keep `.grad` on this interior tensor after backward (leaves always get theirs)."""
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate ∂self/∂leaf (weighted by `grad`) into every leaf's `.grad`.
+
+        A scalar output is seeded with 1; a non-scalar one needs `grad` of its own shape."""
+        if not self.requires_grad:
+            why = ""
+            if self._node is not None:
+                why = f" (it was produced by {type(self._node).__name__}, which passes no gradient)"
+            raise RuntimeError(f"backward(): this tensor does not require grad{why}; "
+                               "nothing can flow back from it")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward(): grad can be created implicitly only for a scalar "
+                                 f"output, but this tensor has shape {self.data.shape}; pass grad= "
+                                 "of that shape")
+            grad = np.ones_like(self.data)
+        else:
+            grad = _as_array(grad, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has "
+                                 f"shape {self.data.shape}")
+        _backward(self, grad, retain_graph)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """A new tensor holding a copy of `data` (floats keep their dtype; lists and ints → float64)."""
+    return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=np.float64, requires_grad=False):
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.zeros(shape, dtype), requires_grad)
+
+
+def ones(*shape, dtype=np.float64, requires_grad=False):
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.ones(shape, dtype), requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return Tensor(np.zeros_like(_as_array(t), dtype=dtype), requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# Function: a primitive op, and (once applied) the graph node that records one use of it.
+
+_creation_order = itertools.count()
+
+
+def _user_site():
+    """'file:line' of the innermost caller outside minigrad (recorded only when it is needed)."""
+    frame = sys._getframe(1)
+    package_dir = os.path.dirname(__file__) + os.sep
+    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "<unknown>"
+
+
+def _describe(arrays):
+    return ", ".join(f"{a.shape} {a.dtype}" if hasattr(a, "shape") else repr(a) for a in arrays)
+
+
+class Function:
+    """Subclass with `forward(ctx, *arrays, **options)` and `backward(ctx, grad)`; call `.apply`.
+
+    `forward` receives ndarrays where the caller passed tensors (other arguments pass through) and
+    may keep what backward needs with `ctx.save_for_backward(...)` or as attributes of ctx.
+    `backward` returns one gradient per positional argument of forward (a bare array when there
+    is one), each with the shape of the broadcast result or of the input: the engine reduces
+    broadcast axes itself. Return None for inputs that get no gradient; check
+    `ctx.needs_input_grad[i]` to skip work for inputs that do not need one. Positions listed in
+    `nondifferentiable` never receive a gradient, however the inputs are flagged.
+    """
+
+    nondifferentiable = ()
+    needs_input_grad = ()
+    saved_tensors = ()
+    inputs = None
+    retained = None
+    site = None
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    @classmethod
+    def apply(cls, *args, **options):
+        ctx = cls()
+        arrays = list(args)
+        needs = [False] * len(args)
+        record = False
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                arrays[i] = a.data
+                if a.requires_grad:
+                    needs[i] = record = True
+        record = record and Config.grad_enabled
+        if record:
+            for i in cls.nondifferentiable:
+                needs[i] = False
+            ctx.needs_input_grad = tuple(needs)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+        try:
+            out = cls.forward(ctx, *arrays, **options)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _with_context(e, f"{cls.__name__}: {e} [inputs: {_describe(arrays)}]") from e
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if not record:
+            result = Tensor._wrap(out, False, None)
+        else:
+            ctx.inputs = args
+            ctx.seq = next(_creation_order)
+            differentiable = True in ctx.needs_input_grad
+            if not differentiable or Config.anomaly:
+                ctx.site = _user_site()   # only for nodes that cut the flow, or when debugging
+            result = Tensor._wrap(out, differentiable, ctx)
+        if Config.anomaly and out.dtype.kind == "f" and not np.isfinite(out).all():
+            raise FloatingPointError(f"detect_anomaly: forward of {cls.__name__} produced non-finite "
+                                     f"values (output shape {out.shape}; inputs: {_describe(arrays)}) "
+                                     f"at {ctx.site or _user_site()}")
+        return result
+
+    def forward(ctx, *args, **options):
+        raise NotImplementedError(f"{type(ctx).__name__} must define forward(ctx, *arrays)")
+
+    def backward(ctx, grad):
+        raise NotImplementedError(f"{type(ctx).__name__} must define backward(ctx, grad)")
+
+
+def _with_context(error, message):
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)
+
+
+def unbroadcast(grad, shape, op="unbroadcast"):
+    """Reduce a gradient of the broadcast result back to an input's `shape`.
+
+    If x of shape `shape` was broadcast to y, then x̄ = Σ ȳ over the leading axes that broadcasting
+    added and over every axis where x had size 1 (keeping that axis)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, grad.shape[lead:])):
+        raise ValueError(f"{op}: backward returned a gradient of shape {grad.shape}, which does not "
+                         f"broadcast to the input's shape {shape}")
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and grad.shape[lead + i] != 1)
+    return grad.sum(axis=axes).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# The backward pass
+
+def _accumulate(t, g):
+    """t.grad += g, in place; the first gradient is copied so that .grad never aliases an array
+    that an op or another tensor still holds."""
+    if t.grad is None:
+        t.grad = np.array(g, dtype=t.data.dtype, copy=True)
+    else:
+        t.grad += g
+
+
+def _backward(root, seed, retain_graph):
+    node = root._node
+    if node is None:                       # backward on a leaf: d leaf / d leaf = 1
+        _accumulate(root, seed)
+        return
+    anomaly = Config.anomaly
+    pending = {node: seed}                 # node -> summed gradient of its output
+    heap = [(-node.seq, node)]             # max-heap on creation order = reverse topological order
+    while heap:
+        node = heapq.heappop(heap)[1]
+        g = pending.pop(node)
+        inputs = node.inputs
+        if inputs is None:
+            raise RuntimeError(f"backward(): trying to backward through {type(node).__name__} a second "
+                               "time, but its saved values were freed after the first backward. Pass "
+                               "retain_graph=True to the first backward() to call it again.")
+        if node.retained is not None and node.retained() is not None:
+            _accumulate(node.retained(), g)
+        grads = type(node).backward(node, g)
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if len(grads) < len(inputs) and True in node.needs_input_grad[len(grads):]:
+            raise ValueError(f"{type(node).__name__}: backward returned {len(grads)} gradients for "
+                             f"{len(inputs)} inputs")
+        for inp, need, gi in zip(inputs, node.needs_input_grad, grads):
+            if not need or gi is None:
+                continue
+            data = inp.data
+            if gi.shape != data.shape:
+                gi = unbroadcast(gi, data.shape, type(node).__name__)
+            if gi.dtype != data.dtype:
+                gi = gi.astype(data.dtype)
+            if anomaly and not np.isfinite(gi).all():
+                raise FloatingPointError(f"detect_anomaly: backward of {type(node).__name__} produced a "
+                                         f"non-finite gradient for an input of shape {data.shape} "
+                                         f"(op created at {node.site})")
+            parent = inp._node
+            if parent is None:
+                _accumulate(inp, gi)
+            elif parent in pending:
+                pending[parent] = pending[parent] + gi
+            else:
+                pending[parent] = gi
+                heapq.heappush(heap, (-parent.seq, parent))
+        if not retain_graph:
+            node.__dict__.clear()          # free saved arrays and inputs; `inputs` falls back to None

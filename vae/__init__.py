@@ -1,0 +1,1 @@
+"""vae: a Variational Autoencoder on minigrad (built in a later step)."""
