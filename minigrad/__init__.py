@@ -52,5 +52,6 @@ from .ops import (
     transpose,
     where,
 )
+from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam
 
 __version__ = "0.1.0"
