@@ -16,6 +16,7 @@ from .engine import (
     zeros_like,
 )
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
+from .graph import draw, explain, to_dot
 from .ops import (
     abs,
     add,

@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = [
     "Tensor", "Function", "tensor", "zeros", "ones", "zeros_like", "ones_like",
-    "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "unbroadcast",
+    "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "unbroadcast", "Cut",
 ]
 
 
@@ -88,7 +88,7 @@ def _as_array(data, dtype=None, copy=False):
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.array(data, dtype=dtype, copy=copy) if (copy or dtype is not None) else np.asarray(data)
+        arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
     else:
         arr = np.array(data, dtype=dtype)
         if dtype is None and arr.dtype.kind in "biu":
@@ -129,8 +129,9 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
-    grad_fn = property(lambda self: self._node, doc="The Function node that produced this tensor.")
-    is_leaf = property(lambda self: self._node is None)
+    grad_fn = property(lambda self: self._node if self.requires_grad else None,
+                       doc="The Function node whose backward gives this tensor's gradient (None for leaves).")
+    is_leaf = property(lambda self: self._node is None or not self.requires_grad)
 
     def __len__(self):
         return len(self.data)
@@ -159,13 +160,16 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph: no gradient flows back through the result."""
-        return Tensor._wrap(self.data, False, None)
+        cut = Cut.of("detach", "detach", (self,)) if (self.requires_grad or self._node is not None) else None
+        return Tensor._wrap(self.data, False, cut)
 
     def zero_grad(self):
         self.grad = None
 
     def retain_grad(self):
         """Keep `.grad` on this interior tensor after backward (leaves always get theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad, so it will get no gradient")
         if self._node is not None:
             self._node.retained = weakref.ref(self)
 
@@ -175,7 +179,9 @@ class Tensor:
         A scalar output is seeded with 1; a non-scalar one needs `grad` of its own shape."""
         if not self.requires_grad:
             why = ""
-            if self._node is not None:
+            if isinstance(self._node, Cut):
+                why = f" (its gradient path was cut: {self._node.describe()})"
+            elif self._node is not None:
                 why = f" (it was produced by {type(self._node).__name__}, which passes no gradient)"
             raise RuntimeError(f"backward(): this tensor does not require grad{why}; "
                                "nothing can flow back from it")
@@ -214,6 +220,53 @@ def zeros_like(t, dtype=None, requires_grad=False):
 
 def ones_like(t, dtype=None, requires_grad=False):
     return Tensor(np.ones_like(_as_array(t), dtype=dtype), requires_grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cut: where a gradient path was cut on purpose (detach(), or an op run under no_grad on inputs that
+# require grad). It holds no arrays, only what explain() reports: for each leaf that requires grad
+# upstream, the Cut nearest to this tensor on its way here. Made only off the differentiable path.
+
+class Cut:
+    __slots__ = ("kind", "op", "site", "origins")
+
+    def __init__(self, kind, op, site):
+        self.kind, self.op, self.site, self.origins = kind, op, site, {}
+
+    @classmethod
+    def of(cls, kind, op, inputs):
+        """The marker for an output made from `inputs`: a new cut of `kind` made here (origins: every
+        leaf requiring grad upstream), or with kind None one that only carries its inputs' cuts along."""
+        cut = cls(kind, op, _user_site() if kind else None)
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                continue
+            if isinstance(t._node, Cut):
+                cut.origins.update(dict.fromkeys(t._node.origins, cut) if kind else t._node.origins)
+            elif kind and (t.requires_grad or t._node is not None):
+                cut.origins.update(dict.fromkeys(_leaves_upstream(t), cut))
+        return cut
+
+    def describe(self):
+        what = "detach()" if self.kind == "detach" else f"{self.op} run under no_grad"
+        return f"{what} at {self.site}"
+
+
+def _leaves_upstream(t):
+    """ids of the tensors requiring grad that are leaves of t's recorded graph (t included)."""
+    found, stack, seen = set(), [t], set()
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None or isinstance(node, Cut):
+            if t.requires_grad:
+                found.add(id(t))
+            if isinstance(node, Cut):
+                found.update(node.origins)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(i for i in (node.inputs or ()) if isinstance(i, Tensor))
+    return found
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,15 +315,19 @@ class Function:
         ctx = cls()
         arrays = list(args)
         needs = [False] * len(args)
-        record = False
+        requires = marked = False
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 arrays[i] = a.data
                 if a.requires_grad:
-                    needs[i] = record = True
-        record = record and Config.grad_enabled
+                    needs[i] = requires = True
+                elif a._node is not None:
+                    marked = True
+        record = requires and Config.grad_enabled
+        masked = False
         if record:
             for i in cls.nondifferentiable:
+                masked |= needs[i]
                 needs[i] = False
             ctx.needs_input_grad = tuple(needs)
         else:
@@ -281,15 +338,16 @@ class Function:
             raise _with_context(e, f"{cls.__name__}: {e} [inputs: {_describe(arrays)}]") from e
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if not record:
-            result = Tensor._wrap(out, False, None)
-        else:
+        if record:
             ctx.inputs = args
             ctx.seq = next(_creation_order)
-            differentiable = True in ctx.needs_input_grad
-            if not differentiable or Config.anomaly:
+            if masked or Config.anomaly:
                 ctx.site = _user_site()   # only for nodes that cut the flow, or when debugging
-            result = Tensor._wrap(out, differentiable, ctx)
+            result = Tensor._wrap(out, True in ctx.needs_input_grad, ctx)
+        elif requires or marked:          # no graph, but remember where the flow was cut (explain())
+            result = Tensor._wrap(out, False, Cut.of("no_grad" if requires else None, cls.__name__, args))
+        else:
+            result = Tensor._wrap(out, False, None)
         if Config.anomaly and out.dtype.kind == "f" and not np.isfinite(out).all():
             raise FloatingPointError(f"detect_anomaly: forward of {cls.__name__} produced non-finite "
                                      f"values (output shape {out.shape}; inputs: {_describe(arrays)}) "
@@ -383,4 +441,6 @@ def _backward(root, seed, retain_graph):
                 pending[parent] = gi
                 heapq.heappush(heap, (-parent.seq, parent))
         if not retain_graph:
+            seq = node.seq
             node.__dict__.clear()          # free saved arrays and inputs; `inputs` falls back to None
+            node.seq = seq                 # kept: a later backward must still order this node, then refuse it

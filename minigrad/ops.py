@@ -173,7 +173,7 @@ class Tanh(Function):
 
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        d = y * y
+        d = np.multiply(y, y, out=np.empty_like(y))    # an array even when y is 0-d
         np.subtract(1, d, out=d)
         return np.multiply(d, g, out=d)
 
@@ -341,7 +341,7 @@ class Min(_Extremum):
 class LogSumExp(Function):
     """y = log Σ_axis eˣ = m + log Σ e^(x−m) with m = max x (no overflow);  x̄ = ḡ · e^(x−y) (softmax)"""
     def forward(ctx, x, axis=None, keepdims=False):
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.asarray(np.max(x, axis=axis, keepdims=True))    # an array even when x is 0-d
         m[~np.isfinite(m)] = 0
         with np.errstate(divide="ignore"):
             y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -376,7 +376,7 @@ class Transpose(Function):
         return np.transpose(x, axes)
 
     def backward(ctx, g):
-        return np.transpose(g, None if ctx.axes is None else np.argsort(ctx.axes))
+        return np.transpose(g, None if ctx.axes is None else np.argsort([a % g.ndim for a in ctx.axes]))
 
 
 class BroadcastTo(Function):
@@ -487,10 +487,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:                    # first: for 1-D @ 1-D, ḡ is 0-d and gains (1,) then (1, 1)
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
             ga = g2 @ np.swapaxes(b2, -1, -2)

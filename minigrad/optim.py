@@ -18,16 +18,23 @@ class Optimizer:
     buffers = ()          # names of the per-parameter state arrays that state_dict() saves
 
     def __init__(self, params, **hyperparameters):
+        if isinstance(params, Tensor):    # iterating a tensor would yield its rows (views, not leaves)
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors, got a single "
+                            "Tensor; wrap it in a list")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         for i, p in enumerate(params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{type(self).__name__}: parameter {i} is not a tensor that requires grad")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: parameter {i} is not a leaf tensor (it was computed "
+                                 f"by {type(p.grad_fn).__name__}); it never receives .grad, so it cannot be "
+                                 "optimized")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
         for name, value in hyperparameters.items():
-            if np.any(np.asarray(value) < 0):
+            if not np.all(np.asarray(value, dtype=float) >= 0):      # also rejects NaN
                 raise ValueError(f"{type(self).__name__}: {name} must be ≥ 0, got {value}")
         self.params = params
         self.hyperparameters = hyperparameters
@@ -116,8 +123,8 @@ class Adam(Optimizer):
     buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas}")
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     def _update(self, param, grad, state, scratch):

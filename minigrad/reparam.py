@@ -38,8 +38,9 @@ def _check_scale(op, sigma):
 class GaussianReparam(Function):
     """z = μ + σ ⊙ ε, one graph node with ε a constant input.
 
-    ε has the batch shape of μ and σ, or (M, *batch_shape) for M samples per input.
-    VJP:  μ̄ = ḡ,  σ̄ = ḡ ⊙ ε  (summed over the sample axis by the engine's unbroadcast);  ε̄: none."""
+    ε has the batch shape of μ and σ, or (M, *batch_shape) for M samples per input (more generally
+    (*sample_shape, *batch_shape): any number of leading sample axes).
+    VJP:  μ̄ = ḡ,  σ̄ = ḡ ⊙ ε  (summed over the sample axes by the engine's unbroadcast);  ε̄: none."""
 
     nondifferentiable = (2,)
 
@@ -53,9 +54,12 @@ class GaussianReparam(Function):
     def forward(ctx, mu, sigma, eps):
         batch = _batch_shape("GaussianReparam", mu, sigma)
         eps = np.asarray(eps)
-        if eps.shape != batch and eps.shape[1:] != batch:
+        if eps.ndim < len(batch) or eps.shape[eps.ndim - len(batch):] != batch:
             raise ValueError(f"GaussianReparam: eps has shape {eps.shape}, expected the batch shape {batch} of "
-                             f"mu/sigma or (M, *{batch}) with a leading sample axis")
+                             f"mu/sigma or (M, *{batch}) with a leading sample axis (or several: "
+                             f"(*sample_shape, *{batch}))")
+        if eps.dtype.kind not in "fiu":
+            raise TypeError(f"GaussianReparam: eps must hold real numbers, got dtype {eps.dtype}")
         _check_scale("GaussianReparam", sigma)
         eps = eps.astype(np.result_type(mu, sigma), copy=False)     # ε never upcasts float32
         ctx.save_for_backward(eps)
@@ -75,6 +79,7 @@ class DirectGaussianSample(Function):
     path, which is what sampling without the reparameterization trick amounts to."""
 
     nondifferentiable = (0, 1, 2)
+    stochastic = True        # drawn in red by minigrad.graph.draw
 
     def forward(ctx, mu, sigma, rng, sample_shape=()):
         if not isinstance(rng, np.random.Generator):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import functional, ops
-from ..engine import Tensor, _as_array
+from ..engine import Tensor, _as_array, _creation_order
 from . import utils
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "MLP", "Tanh", "ReLU", "Sigmoid",
@@ -25,7 +25,10 @@ class Module:
     `named_parameters()`, in the order they were assigned, under dotted names."""
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        first = next(_creation_order)
+        out = self.forward(*args, **kwargs)
+        self._span = (first, next(_creation_order))    # nodes made inside: draw() can group them
+        return out
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -74,7 +77,8 @@ class Module:
         if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict: {type(self).__name__} does not match the state dict: "
                              f"missing keys {missing}, unexpected keys {unexpected}")
-        for name, p in own.items():
+        values = {}
+        for name, p in own.items():           # check everything first: a failed load changes nothing
             if name not in state_dict:
                 continue
             value = np.asarray(state_dict[name])
@@ -83,7 +87,9 @@ class Module:
                                  f"{value.shape}, the model has {p.shape}")
             if value.dtype.kind not in "fiu":
                 raise TypeError(f"load_state_dict: {name!r} has dtype {value.dtype}, expected numbers")
-            p.data[...] = value
+            values[name] = value
+        for name, value in values.items():
+            own[name].data[...] = value
 
     def __repr__(self):
         inner = [f"  ({name}): " + repr(m).replace("\n", "\n  ")
@@ -105,6 +111,9 @@ class Linear(Module):
     init="he" (for ReLU): W ~ N(0, 2 / in). The bias starts at 0. `rng` is a numpy Generator or a seed."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None, init="glorot"):
+        if not all(isinstance(n, (int, np.integer)) and n > 0 for n in (in_features, out_features)):
+            raise ValueError(f"Linear: in_features and out_features must be positive integers, got "
+                             f"{in_features!r} and {out_features!r}")
         rng = _rng(rng)
         if init == "glorot":
             limit = np.sqrt(6.0 / (in_features + out_features))
@@ -183,6 +192,15 @@ class Sequential(Module):
 ACTIVATIONS = {"tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid, "softplus": Softplus, "leaky_relu": LeakyReLU}
 
 
+def _activation(activation, what):
+    """The Module class for an activation given by name or as a Module subclass."""
+    act = ACTIVATIONS.get(activation) if isinstance(activation, str) else activation
+    if not (isinstance(act, type) and issubclass(act, Module)):
+        raise ValueError(f"MLP: unknown {what} {activation!r}; choose from {sorted(ACTIVATIONS)} "
+                         "or pass a Module subclass")
+    return act
+
+
 class MLP(Sequential):
     """Linear → activation → … → Linear for layer sizes [in, h₁, …, out]; no activation after the last
     layer unless `output_activation` is given. ReLU-family activations get He initialization."""
@@ -190,9 +208,8 @@ class MLP(Sequential):
     def __init__(self, sizes, activation="tanh", output_activation=None, dtype=np.float32, rng=None):
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
-        act = ACTIVATIONS.get(activation) if isinstance(activation, str) else activation
-        if act is None:
-            raise ValueError(f"MLP: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        act = _activation(activation, "activation")
+        out_act = None if output_activation is None else _activation(output_activation, "output_activation")
         init = "he" if act in (ReLU, LeakyReLU) else "glorot"
         rng = _rng(rng)
         layers = []
@@ -200,7 +217,6 @@ class MLP(Sequential):
             layers.append(Linear(n_in, n_out, dtype=dtype, rng=rng, init=init))
             if i < len(sizes) - 2:
                 layers.append(act())
-            elif output_activation is not None:
-                layers.append(ACTIVATIONS[output_activation]() if isinstance(output_activation, str)
-                              else output_activation())
+            elif out_act is not None:
+                layers.append(out_act())
         super().__init__(*layers)

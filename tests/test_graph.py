@@ -1,0 +1,210 @@
+"""explain(), draw() and to_dot(): where the gradient reaches, where it is cut, and the picture.
+
+Each cut must be reported with the right op and the exact file:line of the test code that made it,
+so the tests record the line of every cutting statement with inspect and compare."""
+
+import inspect
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.graph import _Graph, draw, explain, to_dot
+
+matplotlib.use("Agg")
+
+HERE = __file__
+
+
+def previous_line():
+    return f"{HERE}:{inspect.currentframe().f_back.f_lineno - 1}"
+
+
+class TinyVAE(mg.nn.Module):
+    """encoder x → h → (μ, log σ²); z from μ, σ; decoder z → Bernoulli logits."""
+
+    def __init__(self, seed=0):
+        self.encoder = mg.nn.MLP([6, 8, 4], dtype=np.float64, rng=seed)
+        self.decoder = mg.nn.MLP([2, 8, 6], dtype=np.float64, rng=seed + 1)
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return h[:, :2], (0.5 * h[:, 2:]).exp()
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    return mg.tensor(rng.random((5, 6))), rng.standard_normal((5, 2)), rng
+
+
+def loss_of(model, z, x):
+    return mg.functional.binary_cross_entropy_with_logits(model.decoder(z), x, reduction="sum")
+
+
+def rows_by_prefix(explanation, prefix):
+    return [r for r in explanation.rows if r["name"].startswith(prefix)]
+
+
+def test_plain_mlp_every_parameter_reachable(capsys):
+    model = mg.nn.MLP([3, 5, 2], dtype=np.float64, rng=0)
+    out = model(mg.tensor(np.ones((4, 3)))).sum()
+    e = explain(out, model)
+    assert e.reachable() == [n for n, _ in model.named_parameters()] and e.cut() == []
+    printed = capsys.readouterr().out
+    assert "parameter" in printed and "0.weight" in printed and "reaches" in printed
+
+
+def test_reparameterized_vae_every_parameter_reachable():
+    model = TinyVAE()
+    x, eps, _ = data()
+    mu, sigma = model.encode(x)
+    loss = loss_of(model, mg.GaussianReparam.apply(mu, sigma, eps), x)
+    e = explain(loss, model, show=False)
+    assert e.cut() == [] and len(e.reachable()) == len(model.parameters())
+
+
+def test_direct_sampling_cuts_every_encoder_parameter_at_the_sampling_node():
+    model = TinyVAE()
+    x, _, rng = data()
+    mu, sigma = model.encode(x)
+    z = mg.DirectGaussianSample.apply(mu, sigma, rng)
+    site = previous_line()
+    e = explain(loss_of(model, z, x), model, show=False)
+    encoder_rows = rows_by_prefix(e, "encoder.")
+    assert encoder_rows and all(not r["reachable"] for r in encoder_rows)
+    for r in encoder_rows:
+        assert r["op"] == "DirectGaussianSample" and r["site"] == site, r
+    assert all(r["reachable"] for r in rows_by_prefix(e, "decoder."))
+    assert "DirectGaussianSample" in str(e) and site in str(e)
+
+
+def test_detach_is_named_with_its_line():
+    model = TinyVAE()
+    x, eps, _ = data()
+    mu, sigma = model.encode(x)
+    z = mg.GaussianReparam.apply(mu.detach(), sigma, eps)
+    site = previous_line()
+    e = explain(loss_of(model, z, x), model, show=False)
+    # μ is cut by detach, but σ still carries a path to every encoder parameter
+    assert e.cut() == []
+    z = mu.detach() * 2.0
+    site = previous_line()
+    e = explain(loss_of(model, z, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["op"] == "detach" and r["site"] == site, r
+
+
+def test_no_grad_region_is_named_with_its_line():
+    model = TinyVAE()
+    x, eps, _ = data()
+    with mg.no_grad():
+        h = model.encoder(x)
+    site = previous_line()
+    z = h[:, :2] * 1.0
+    e = explain(loss_of(model, z, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
+    assert all(r["reachable"] for r in rows_by_prefix(e, "decoder."))
+
+
+def test_unused_and_frozen_parameters():
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    unused = mg.tensor(np.ones(3), requires_grad=True)
+    frozen = mg.tensor(np.ones(3))
+    out = (w * frozen).sum()
+    e = explain(out, {"w": w, "unused": unused, "frozen": frozen}, show=False)
+    assert e["w"]["reachable"]
+    assert not e["unused"]["reachable"] and "not used" in e["unused"]["cut_by"]
+    assert not e["frozen"]["reachable"] and "requires_grad=False" in e["frozen"]["cut_by"]
+
+
+def test_where_condition_and_list_params():
+    a = mg.tensor(np.arange(4.0), requires_grad=True)
+    b = mg.tensor(np.ones(4), requires_grad=True)
+    out = mg.where(a.data > 1, a, b * 2).sum()
+    e = explain(out, [a, b], show=False)
+    assert e.reachable() == ["param[0]", "param[1]"]
+
+
+def test_explain_after_backward_says_the_graph_was_released():
+    model = TinyVAE()
+    x, eps, _ = data()
+    mu, sigma = model.encode(x)
+    loss = loss_of(model, mg.GaussianReparam.apply(mu, sigma, eps), x)
+    loss.backward()
+    with pytest.raises(RuntimeError, match="released by backward"):
+        explain(loss, model, show=False)
+
+
+def test_explain_rejects_non_tensor_output():
+    with pytest.raises(TypeError, match="explain: output must be a Tensor"):
+        explain(np.ones(3), [])
+
+
+def graphs():
+    """A fresh model per graph: draw(groups=...) collapses the nodes of a module's most recent call."""
+    x, eps, rng = data()
+    out = {}
+    for mode in ("direct", "reparam"):
+        model = TinyVAE()
+        mu, sigma = model.encode(x)
+        z = (mg.DirectGaussianSample.apply(mu, sigma, rng) if mode == "direct"
+             else mg.GaussianReparam.apply(mu, sigma, eps))
+        out[mode] = (loss_of(model, z, x), model, eps, x)
+    return out
+
+
+def test_highlighted_backward_path_exists_only_with_reparameterization():
+    for mode, expect_path in (("reparam", True), ("direct", False)):
+        loss, model, eps, x = graphs()[mode]
+        g = _Graph(loss, model)
+        key = g.param_keys["encoder.0.weight"]
+        path = g.path_from(key)
+        assert bool(path) == expect_path, mode
+        if expect_path:                       # the path ends at the output and starts at the parameter
+            assert any(a == key for a, _ in path) and any(b == g.output for _, b in path)
+        assert bool(g.path_from(g.param_keys["decoder.0.weight"]))
+
+
+def test_draw_writes_a_png_of_the_figure_size(tmp_path):
+    loss, model, eps, x = graphs()["reparam"]
+    path = tmp_path / "graph.png"
+    fig = draw(loss, path, params=model, labels={"ε": eps, "x": x}, highlight="encoder.0.weight", dpi=80)
+    image = matplotlib.image.imread(path)
+    width, height = fig.get_size_inches() * 80
+    assert abs(image.shape[0] - height) <= 1 and abs(image.shape[1] - width) <= 1     # pixels are truncated
+    assert image.shape[1] > image.shape[0] > 50          # a left-to-right graph, not an empty canvas
+
+
+def test_draw_groups_modules_into_boxes_and_marks_the_sampling_node(tmp_path):
+    loss, model, eps, x = graphs()["direct"]
+    g = _Graph(loss, model, groups={"encoder": model.encoder, "decoder": model.decoder})
+    labels = {v["label"] for v in g.vertices.values()}
+    assert {"encoder", "decoder"} <= labels
+    assert "Linear" not in labels and "Tanh" not in labels        # collapsed inside the groups
+    kinds = [v["kind"] for v in g.vertices.values() if v["label"] == "DirectGaussianSample"]
+    assert kinds == ["stochastic"] and len(g.cut_edges) == 2       # μ and σ cut at the sampler
+    fig = draw(loss, tmp_path / "g.png", params=model, groups={"encoder": model.encoder, "decoder": model.decoder})
+    assert (tmp_path / "g.png").stat().st_size > 1000 and fig.axes
+
+
+def test_draw_rejects_an_unknown_highlight():
+    loss, model, eps, x = graphs()["reparam"]
+    with pytest.raises(ValueError, match="not a named parameter"):
+        draw(loss, params=model, highlight="nope")
+
+
+def test_to_dot_is_well_formed():
+    loss, model, eps, x = graphs()["direct"]
+    dot = to_dot(loss, params=model, labels={"ε": eps})
+    assert dot.startswith("digraph minigrad {") and dot.rstrip().endswith("}")
+    assert dot.count("{") == dot.count("}") == 1
+    declared = set(re.findall(r"^\s+(n\d+) \[label=", dot, flags=re.M))
+    edges = re.findall(r"^\s+(n\d+) -> (n\d+)", dot, flags=re.M)
+    assert edges and all(a in declared and b in declared for a, b in edges)
+    assert all(line.strip().endswith(";") for line in dot.splitlines()[1:-1])
+    assert "DirectGaussianSample" in dot and 'color="#d00000"' in dot       # the cut edges are red
+    g = _Graph(loss, model)
+    assert len(declared) == len(g.vertices) and len(edges) == len(g.edges)
