@@ -12,26 +12,16 @@ Also: the per-op overhead of a chain of 1,000 multiplications of 10×10 tensors,
 
 import argparse
 import os
-import resource
 import sys
-import time
 
 import numpy as np
 
-import minigrad as mg
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script, too
+
+import minigrad as mg  # noqa: E402
+from benchmarks.common import interleaved, machine_line, markdown_table, peak_traced_bytes  # noqa: E402
 
 SIZES = (784, 400, 20)
-
-
-def machine_summary():
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{blas.get('name')} {blas.get('version', '')}".strip()
-    except Exception:
-        blas = "unknown"
-    malloc = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
-    return (f"python {sys.version.split()[0]}, numpy {np.__version__} ({blas}), {os.cpu_count()} CPUs, "
-            f"allocator env: {malloc or 'default'}")
 
 
 def initial_weights(dtype, seed=0):
@@ -104,14 +94,8 @@ class MinigradMLP:
         return loss.item()
 
 
-def timed(fn, *args):
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-
-
 def bench_step(batch, dtype, steps, warmup):
+    """(minigrad ms, NumPy ms, minigrad faults/step, NumPy faults/step, minigrad peak MB, NumPy peak MB)."""
     rng = np.random.default_rng(1)
     x = rng.random((batch, SIZES[0])).astype(dtype)
     target = rng.standard_normal((batch, SIZES[-1])).astype(dtype)
@@ -123,18 +107,12 @@ def bench_step(batch, dtype, steps, warmup):
         a, b = ours.step(xt, tt), ref.step(x, target)
         if abs(a - b) > tol * abs(b):
             raise SystemExit(f"bench_engine: losses disagree at step {i}: minigrad {a} vs NumPy {b}")
-    for _ in range(warmup):
-        ours.step(xt, tt)
-        ref.step(x, target)
-    t_ours, t_ref, f_ours, f_ref = [], [], [], []
-    for _ in range(steps):
-        dt, df = timed(ours.step, xt, tt)
-        t_ours.append(dt)
-        f_ours.append(df)
-        dt, df = timed(ref.step, x, target)
-        t_ref.append(dt)
-        f_ref.append(df)
-    return (np.median(t_ours) * 1e3, np.median(t_ref) * 1e3, np.median(f_ours), np.median(f_ref))
+    res = interleaved({"minigrad": lambda: ours.step(xt, tt), "numpy": lambda: ref.step(x, target)},
+                      steps, warmup)
+    peak_ours = peak_traced_bytes(lambda: ours.step(xt, tt)) / 2**20
+    peak_ref = peak_traced_bytes(lambda: ref.step(x, target)) / 2**20
+    return (res["minigrad"][0] * 1e3, res["numpy"][0] * 1e3, res["minigrad"][1], res["numpy"][1],
+            peak_ours, peak_ref)
 
 
 def bench_overhead(n_ops=1000, repeats=20):
@@ -156,11 +134,32 @@ def bench_overhead(n_ops=1000, repeats=20):
         for _ in range(n_ops):
             g = g * cd
 
-    times = {}
-    for name, fn in (("minigrad", chain), ("numpy", bare)):
-        fn()
-        times[name] = np.median([timed(fn)[0] for _ in range(repeats)]) / n_ops * 1e6
-    return times
+    res = interleaved({"minigrad": chain, "numpy": bare}, repeats, warmup=1)
+    return {name: t / n_ops * 1e6 for name, (t, _) in res.items()}
+
+
+def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=50, warmup=5, overhead_repeats=20):
+    """The benchmark's markdown report."""
+    rows = []
+    for dtype in dtypes:
+        for batch in batches:
+            ours, ref, f_ours, f_ref, m_ours, m_ref = bench_step(batch, np.dtype(dtype).type, steps, warmup)
+            rows.append([batch, dtype, f"{ours:.2f}", f"{ref:.2f}", f"{ours / ref:.2f}", f"{f_ours:.0f}",
+                         f"{f_ref:.0f}", f"{m_ours:.1f}", f"{m_ref:.1f}"])
+    overhead = bench_overhead(repeats=overhead_repeats)
+    return "\n".join([
+        f"### Engine: MLP {'-'.join(map(str, SIZES))} (tanh) step — forward, MSE, backward, Adam",
+        "",
+        f"Median of {steps} interleaved steps after {warmup} warm-up; {machine_line()}",
+        "",
+        markdown_table(["batch", "dtype", "minigrad ms", "NumPy ms", "ratio", "minigrad faults/step",
+                        "NumPy faults/step", "minigrad peak MB", "NumPy peak MB"], rows),
+        "",
+        markdown_table(["per-op overhead: 1,000 muls of 10×10, forward + backward", "µs per op"],
+                       [["minigrad", f"{overhead['minigrad']:.2f}"],
+                        ["bare NumPy, same arithmetic", f"{overhead['numpy']:.2f}"]]),
+        "",
+    ])
 
 
 def main(argv=None):
@@ -173,21 +172,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.batches, args.dtypes, args.steps, args.warmup = [32, 100], ["float32"], 5, 1
-
-    print(f"# minigrad engine benchmark: MLP {'-'.join(map(str, SIZES))} tanh, MSE, Adam")
-    print(f"{machine_summary()}\n")
-    print("| batch | dtype | minigrad ms | NumPy ms | ratio | minigrad faults/step | NumPy faults/step |")
-    print("|---|---|---|---|---|---|---|")
-    for dtype in args.dtypes:
-        for batch in args.batches:
-            ours, ref, f_ours, f_ref = bench_step(batch, np.dtype(dtype).type, args.steps, args.warmup)
-            print(f"| {batch} | {dtype} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} | {f_ours:.0f} | {f_ref:.0f} |",
-                  flush=True)
-    overhead = bench_overhead(repeats=3 if args.quick else 20)
-    print("\n| per-op overhead (10×10 mul, fwd + bwd) | µs per op |")
-    print("|---|---|")
-    print(f"| minigrad | {overhead['minigrad']:.2f} |")
-    print(f"| bare NumPy (same arithmetic) | {overhead['numpy']:.2f} |")
+    print(run(args.batches, args.dtypes, args.steps, args.warmup, 3 if args.quick else 20))
 
 
 if __name__ == "__main__":
