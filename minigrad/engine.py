@@ -144,7 +144,7 @@ class Tensor:
         return self.data
 
     def __float__(self):
-        return float(self.data)
+        return float(self.data.item()) if self.data.size == 1 else float(self.data)
 
     def __bool__(self):
         return bool(self.data)
@@ -333,7 +333,11 @@ class Function:
         else:
             ctx.needs_input_grad = (False,) * len(args)
         try:
-            out = cls.forward(ctx, *arrays, **options)
+            if Config.anomaly:                 # report the op below instead of NumPy's warning
+                with np.errstate(all="ignore"):
+                    out = cls.forward(ctx, *arrays, **options)
+            else:
+                out = cls.forward(ctx, *arrays, **options)
         except (ValueError, IndexError, TypeError) as e:
             raise _with_context(e, f"{cls.__name__}: {e} [inputs: {_describe(arrays)}]") from e
         if type(out) is not np.ndarray:
@@ -387,13 +391,51 @@ def unbroadcast(grad, shape, op="unbroadcast"):
 # ----------------------------------------------------------------------------------------------
 # The backward pass
 
-def _accumulate(t, g):
-    """t.grad += g, in place; the first gradient is copied so that .grad never aliases an array
-    that an op or another tensor still holds."""
-    if t.grad is None:
-        t.grad = np.array(g, dtype=t.data.dtype, copy=True)
-    else:
+_FRESH_REFS = 0       # reference count of a gradient nobody else holds, at the call below (_calibrate)
+_refs_seen = None     # a list while calibrating
+
+
+def _accumulate(t, g, refs=0):
+    """t.grad += g, in place. The first gradient is taken as it is when nothing else refers to it
+    (`refs`, its reference count at the call, is that of a freshly made array and it is not a view),
+    as PyTorch's AccumulateGrad does; otherwise it is copied, so .grad never aliases an array that an
+    op, the user or another tensor still holds."""
+    if _refs_seen is not None:
+        _refs_seen.append(refs)
+    if t.grad is not None:
         t.grad += g
+    elif (refs and refs <= _FRESH_REFS and type(g) is np.ndarray and g.base is None
+          and g.dtype == t.data.dtype and g.flags.writeable):
+        t.grad = g
+    else:
+        t.grad = np.array(g, dtype=t.data.dtype, copy=True)
+
+
+def _calibrate():
+    """Find the reference count a just-made gradient has when it reaches _accumulate, and check that a
+    gradient something else still holds has more; if not (another interpreter), never take, always copy."""
+    global _FRESH_REFS, _refs_seen
+
+    class Fresh(Function):
+        def forward(ctx, x):
+            return x * 2
+
+        def backward(ctx, g):
+            return g * 2
+
+    class Held(Fresh):
+        def backward(ctx, g):
+            ctx.held = g * 2
+            return ctx.held
+
+    _refs_seen = []
+    try:
+        for op in (Fresh, Held):
+            op.apply(Tensor(np.ones(2), requires_grad=True)).backward(np.ones(2))
+        fresh, held = _refs_seen
+    finally:
+        _refs_seen = None
+    _FRESH_REFS = fresh if held > fresh else 0
 
 
 def _backward(root, seed, retain_graph):
@@ -414,7 +456,11 @@ def _backward(root, seed, retain_graph):
                                "retain_graph=True to the first backward() to call it again.")
         if node.retained is not None and node.retained() is not None:
             _accumulate(node.retained(), g)
-        grads = type(node).backward(node, g)
+        if anomaly:
+            with np.errstate(all="ignore"):
+                grads = type(node).backward(node, g)
+        else:
+            grads = type(node).backward(node, g)
         if type(grads) is not tuple:
             grads = (grads,)
         if len(grads) < len(inputs) and True in node.needs_input_grad[len(grads):]:
@@ -434,7 +480,7 @@ def _backward(root, seed, retain_graph):
                                          f"(op created at {node.site})")
             parent = inp._node
             if parent is None:
-                _accumulate(inp, gi)
+                _accumulate(inp, gi, sys.getrefcount(gi))
             elif parent in pending:
                 pending[parent] = pending[parent] + gi
             else:
@@ -444,3 +490,6 @@ def _backward(root, seed, retain_graph):
             seq = node.seq
             node.__dict__.clear()          # free saved arrays and inputs; `inputs` falls back to None
             node.seq = seq                 # kept: a later backward must still order this node, then refuse it
+
+
+_calibrate()

@@ -722,3 +722,65 @@ def test_comparisons_return_boolean_tensors_without_grad():
         assert op.dtype == np.bool_ and not op.requires_grad
         np.testing.assert_array_equal(op.data, np.array(ref, bool))
     assert len({a, b}) == 2                                      # tensors stay hashable
+
+
+# -- leaf gradients: taken without a copy only when nothing else holds them ---------------------
+
+
+def test_leaf_gradient_is_never_shared_between_leaves_or_with_an_op():
+    a = mg.tensor(np.ones(3), requires_grad=True)
+    b = mg.tensor(np.ones(3), requires_grad=True)
+    (a + b).backward(np.ones(3))          # Add returns the same ḡ for both inputs
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 1                            # accumulating into one must not change the other
+    np.testing.assert_array_equal(b.grad, np.ones(3))
+
+    class Held(mg.Function):
+        def forward(ctx, x):
+            return x * 2
+
+        def backward(ctx, g):
+            ctx.held = g * 2
+            Held.last = ctx.held
+            return ctx.held
+
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    Held.apply(x).backward(np.ones(3))
+    assert x.grad is not Held.last and not np.shares_memory(x.grad, Held.last)
+
+
+def test_a_fresh_leaf_gradient_is_taken_without_a_copy():
+    from minigrad import engine
+    assert engine._FRESH_REFS > 0, "calibration found no safe reference count on this interpreter"
+
+    class Fresh(mg.Function):
+        def forward(ctx, x):
+            return x * 2
+
+        def backward(ctx, g):
+            out = np.full(3, 2.0) * g
+            Fresh.out_id = id(out)             # an id, not a reference: the engine holds the only one
+            return out
+
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    Fresh.apply(x).backward(np.ones(3))
+    np.testing.assert_array_equal(x.grad, np.full(3, 2.0))
+    assert id(x.grad) == Fresh.out_id          # taken, not copied
+
+
+def test_float_of_a_one_element_tensor():
+    assert float(mg.tensor([2.5])) == 2.5 and float(mg.tensor(3.0)) == 3.0
+
+
+def test_anomaly_reports_the_op_not_a_numpy_warning():
+    x = mg.tensor([-1.0, 1.0], requires_grad=True)
+    with mg.detect_anomaly(), pytest.raises(FloatingPointError, match="forward of Log"):
+        mg.log(x)                          # no np.errstate here: pytest turns warnings into errors
+    y = mg.tensor([0.0, 1.0], requires_grad=True)
+    with mg.detect_anomaly(), pytest.raises(FloatingPointError, match="backward of Sqrt"):
+        mg.sqrt(y).sum().backward()
+
+
+def test_gradcheck_passes_when_the_output_does_not_depend_on_the_input():
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    assert mg.gradcheck(lambda x: mg.tensor(np.ones(2)) * 3.0, [x])
