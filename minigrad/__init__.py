@@ -1,6 +1,6 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
-from . import functional, nn, optim
+from . import distributions, estimators, functional, nn, optim
 from .engine import (
     Function,
     Tensor,
@@ -15,6 +15,7 @@ from .engine import (
     zeros,
     zeros_like,
 )
+from .estimators import pathwise_gradient, score_function_gradient
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .graph import draw, explain, to_dot
 from .ops import (

@@ -235,21 +235,29 @@ class Cut:
 
     @classmethod
     def of(cls, kind, op, inputs):
-        """The marker for an output made from `inputs`: a new cut of `kind` made here (origins: every
-        leaf requiring grad upstream), or with kind None one that only carries its inputs' cuts along."""
+        """The marker for an output made from `inputs`: a new cut of `kind` made here (every leaf
+        requiring grad upstream maps to it), or, with kind None, one that carries along where its
+        inputs were cut: by an earlier Cut, or by a recorded node that passes no gradient (such as a
+        direct sampling node)."""
         cut = cls(kind, op, _user_site() if kind else None)
         for t in inputs:
             if not isinstance(t, Tensor):
                 continue
-            if isinstance(t._node, Cut):
-                cut.origins.update(dict.fromkeys(t._node.origins, cut) if kind else t._node.origins)
-            elif kind and (t.requires_grad or t._node is not None):
-                cut.origins.update(dict.fromkeys(_leaves_upstream(t), cut))
+            node = t._node
+            if isinstance(node, Cut):
+                cut.origins.update(dict.fromkeys(node.origins, cut) if kind else node.origins)
+            elif t.requires_grad or node is not None:
+                cut.origins.update(dict.fromkeys(_leaves_upstream(t), cut if kind else node))
         return cut
 
     def describe(self):
-        what = "detach()" if self.kind == "detach" else f"{self.op} run under no_grad"
-        return f"{what} at {self.site}"
+        if self.kind == "detach":
+            return f"detach() at {self.site}"
+        if self.kind == "no_grad":
+            return f"{self.op} run under no_grad at {self.site}"
+        sources = {id(o): o for o in self.origins.values()}.values()
+        return "; ".join(o.describe() if isinstance(o, Cut) else f"{type(o).__name__}, which passes no "
+                         f"gradient, at {o.site}" for o in sources) or "made only from constants"
 
 
 def _leaves_upstream(t):

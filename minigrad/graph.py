@@ -66,6 +66,8 @@ def _node_cut(node):
 
 
 def _marker_cut(cut):
+    if isinstance(cut, Function):           # a recorded node that passes no gradient, carried by a Cut
+        return _node_cut(cut)
     if cut.kind == "detach":
         return _CutAt("detach", cut.site, "detach()")
     return _CutAt(cut.op, cut.site, f"{cut.op} under no_grad")

@@ -208,3 +208,18 @@ def test_to_dot_is_well_formed():
     assert "DirectGaussianSample" in dot and 'color="#d00000"' in dot       # the cut edges are red
     g = _Graph(loss, model)
     assert len(declared) == len(g.vertices) and len(edges) == len(g.edges)
+
+
+def test_a_cut_is_carried_through_ops_on_constants():
+    """z from the sampler enters an op with no input requiring grad (z * 2) before the decoder: the
+    encoder parameters must still be reported as cut at the sampling node, not as unused."""
+    model = TinyVAE()
+    x, _, rng = data()
+    mu, sigma = model.encode(x)
+    z = mg.DirectGaussianSample.apply(mu, sigma, rng)
+    site = previous_line()
+    e = explain(loss_of(model, z * 2.0, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["op"] == "DirectGaussianSample" and r["site"] == site, r
+    with pytest.raises(RuntimeError, match=f"DirectGaussianSample, which passes no gradient, at {site}"):
+        (z * 2.0).sum().backward()
