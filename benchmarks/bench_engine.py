@@ -162,6 +162,13 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=50, warmup
     ])
 
 
+def run_benchmark(out_dir=None, quick=True):
+    """The run_all convention: return the markdown report (this benchmark makes no plots)."""
+    if quick:
+        return run(batches=(32, 100), dtypes=("float32",), steps=5, warmup=1, overhead_repeats=3)
+    return run()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 100, 1000])
@@ -171,8 +178,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: batch 32/100, float32, 5 steps")
     args = parser.parse_args(argv)
     if args.quick:
-        args.batches, args.dtypes, args.steps, args.warmup = [32, 100], ["float32"], 5, 1
-    print(run(args.batches, args.dtypes, args.steps, args.warmup, 3 if args.quick else 20))
+        print(run_benchmark(quick=True))
+    else:
+        print(run(args.batches, args.dtypes, args.steps, args.warmup))
 
 
 if __name__ == "__main__":
