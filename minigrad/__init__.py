@@ -1,6 +1,7 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
 from . import distributions, estimators, functional, nn, optim
+from .allocator import tune_allocator
 from .engine import (
     Function,
     Tensor,

@@ -126,8 +126,8 @@ class Explanation:
                   r["cut_by"] or "", r["site"] or "") for r in self.rows]
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-                         + [fmt.format(*line).rstrip() for line in lines])
+        return "\n".join(fmt.format(*line).rstrip()
+                         for line in [header, ["-" * w for w in widths], *lines])
 
     __repr__ = __str__
 
