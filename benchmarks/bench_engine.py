@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script, too
 
 import minigrad as mg  # noqa: E402
-from benchmarks.common import interleaved, machine_line, markdown_table, peak_traced_bytes  # noqa: E402
+from benchmarks.common import NumpyAdam, interleaved, machine_line, markdown_table, peak_traced_bytes  # noqa: E402
 
 SIZES = (784, 400, 20)
 
@@ -33,12 +33,9 @@ class NumpyMLP:
     """The same step written by hand: fused bias adds, tanh' from the saved activation, Adam with
     in-place moment updates and one scratch buffer per parameter — a competent reference."""
 
-    def __init__(self, weights, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, weights):
         self.w = [w.copy() for w in weights]
-        self.m = [np.zeros_like(w) for w in self.w]
-        self.v = [np.zeros_like(w) for w in self.w]
-        self.scratch = [np.zeros_like(w) for w in self.w]
-        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+        self.adam = NumpyAdam(self.w, lr=1e-3)
 
     def step(self, x, target):
         w1, b1, w2, b2 = self.w
@@ -58,27 +55,8 @@ class NumpyMLP:
         dh *= h
         grads[0] = dh.T @ x
         grads[1] = dh.sum(axis=0)
-        self.adam(grads)
+        self.adam.step(grads)
         return loss
-
-    def adam(self, grads):
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.t, (1 - b2 ** self.t) ** 0.5
-        for p, g, m, v, s in zip(self.w, grads, self.m, self.v, self.scratch):
-            m *= b1
-            np.multiply(g, 1 - b1, out=s)
-            m += s
-            v *= b2
-            np.multiply(g, g, out=s)
-            s *= 1 - b2
-            v += s
-            np.sqrt(v, out=s)
-            s /= c2
-            s += self.eps
-            np.divide(m, s, out=s)
-            s *= self.lr / c1
-            p -= s
 
 
 class MinigradMLP:

@@ -131,3 +131,33 @@ def peak_traced_bytes(fn):
     finally:
         if not was_tracing:
             tracemalloc.stop()
+
+
+class NumpyAdam:
+    """Adam as a competent NumPy reference writes it: moments updated in place, one scratch buffer per
+    parameter, no other temporaries (PyTorch's update rule)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.s = [np.zeros_like(p) for p in params]
+
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.t, (1 - b2 ** self.t) ** 0.5
+        for p, g, m, v, s in zip(self.params, grads, self.m, self.v, self.s):
+            m *= b1
+            np.multiply(g, 1 - b1, out=s)
+            m += s
+            v *= b2
+            np.multiply(g, g, out=s)
+            s *= 1 - b2
+            v += s
+            np.sqrt(v, out=s)
+            s /= c2
+            s += self.eps
+            np.divide(m, s, out=s)
+            s *= self.lr / c1
+            p -= s

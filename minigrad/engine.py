@@ -347,7 +347,8 @@ class Function:
             else:
                 out = cls.forward(ctx, *arrays, **options)
         except (ValueError, IndexError, TypeError) as e:
-            raise _with_context(e, f"{cls.__name__}: {e} [inputs: {_describe(arrays)}]") from e
+            said = str(e) if str(e).startswith(f"{cls.__name__}:") else f"{cls.__name__}: {e}"
+            raise _with_context(e, f"{said} [inputs: {_describe(arrays)}]") from e
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if record:

@@ -31,8 +31,9 @@ def _batch_shape(op, mu, sigma):
 def _check_scale(op, sigma):
     if not np.all(sigma > 0):
         raise ValueError(f"{op}: sigma must be > 0 everywhere, got min {np.min(sigma):.6g} "
-                         f"(shape {np.shape(sigma)}); did you pass log σ² instead of σ? "
-                         "gaussian_reparam(mu, logvar, eps) takes the log-variance")
+                         f"(shape {np.shape(sigma)}); did you pass log σ² instead of σ "
+                         "(gaussian_reparam(mu, logvar, eps) takes the log-variance), or did σ = exp(½ log σ²) "
+                         "underflow to 0 because log σ² diverged?")
 
 
 class GaussianReparam(Function):

@@ -784,3 +784,11 @@ def test_anomaly_reports_the_op_not_a_numpy_warning():
 def test_gradcheck_passes_when_the_output_does_not_depend_on_the_input():
     x = mg.tensor(np.ones(3), requires_grad=True)
     assert mg.gradcheck(lambda x: mg.tensor(np.ones(2)) * 3.0, [x])
+
+
+def test_an_error_that_already_names_the_op_is_not_prefixed_twice():
+    with pytest.raises(ValueError) as info:
+        mg.GaussianReparam.apply(mg.tensor([0.0]), mg.tensor([0.0]), np.zeros(1))
+    message = str(info.value)
+    assert message.startswith("GaussianReparam: sigma must be > 0") and message.count("GaussianReparam:") == 1
+    assert "[inputs: (1,) float64, (1,) float64, (1,) float64]" in message

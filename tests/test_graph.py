@@ -223,3 +223,29 @@ def test_a_cut_is_carried_through_ops_on_constants():
         assert not r["reachable"] and r["op"] == "DirectGaussianSample" and r["site"] == site, r
     with pytest.raises(RuntimeError, match=f"DirectGaussianSample, which passes no gradient, at {site}"):
         (z * 2.0).sum().backward()
+
+
+def test_gradient_flow_doc_runs():
+    import pathlib
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "gradient-flow.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) == 3
+    namespace = {}
+    for block in blocks:                      # the blocks build on each other, like a session
+        exec(compile(block, "docs/gradient-flow.md", "exec"), namespace)
+
+
+def test_lecture_figures_show_the_cut_and_the_path(tmp_path):
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "figures.py"
+    spec = importlib.util.spec_from_file_location("docs_figures", path)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    paths, tables = figures.figures(str(tmp_path), dpi=40)
+    for png in paths.values():
+        image = matplotlib.image.imread(png)
+        assert image.shape[1] > image.shape[0] > 50
+    direct = [line for line in tables["direct_sampling"].splitlines() if line.startswith(("encoder.", "enc_"))]
+    assert direct and all("NONE" in line and "DirectGaussianSample" in line for line in direct)
+    assert "NONE" not in tables["reparameterized"]

@@ -1,0 +1,205 @@
+"""The VAE training step in minigrad, hand-written NumPy and the peers that are installed (PyTorch eager,
+JAX jit, HIPS autograd), each framework in its own process, timed in interleaved rounds.
+
+Every worker builds the same weights, data and ε (benchmarks/vae_steps.py), runs three steps and
+reports the losses; the table says whether they agree with minigrad's (float32: relative difference
+≤ 1e-5, float64: ≤ 1e-10) — a timing of different computations would mean nothing. Then the parent
+asks each worker in turn for a round of steps until every framework has run `steps` timed steps, so a
+change in the machine's speed hits all of them alike. Reported: median ms per step, the ratio to
+PyTorch (or to NumPy when PyTorch is absent), minor page faults per step, and the worker's peak RSS.
+
+    python benchmarks/bench_peers.py                 # batch 32/100/1000 × float32/float64
+    python benchmarks/bench_peers.py --quick         # batch 100, float32
+"""
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.common import machine_line, markdown_table  # noqa: E402
+
+ORDER = ("minigrad", "numpy", "torch", "jax", "autograd")
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
+
+
+def available(name):
+    if name in ("minigrad", "numpy"):
+        return True, ""
+    try:
+        __import__(name)
+        return True, ""
+    except Exception as e:          # absent or broken: skip with one line
+        return False, f"{type(e).__name__}: {e}".splitlines()[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# the worker: one framework, one process, commands on stdin, JSON lines on stdout
+
+
+def worker(name, batch, dtype, tune):
+    from benchmarks.vae_steps import FRAMEWORKS, make_problem
+    if tune and name == "minigrad":
+        import minigrad
+        minigrad.tune_allocator()
+    step = FRAMEWORKS[name](make_problem(batch, dtype))
+    losses = [step(i) for i in range(3)]
+    rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reply({"losses": losses})
+    i = 3
+    for line in sys.stdin:
+        command, *arg = line.split()
+        if command == "run":
+            times, faults = [], []
+            for _ in range(int(arg[0])):
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                t0 = time.perf_counter()
+                step(i)
+                times.append(time.perf_counter() - t0)
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+                i += 1
+            reply({"times": times, "faults": faults})
+        elif command == "quit":
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            reply({"maxrss_mb": usage.ru_maxrss / 1024, "setup_rss_mb": rss_setup / 1024})
+            return
+
+
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------------------------
+# the parent
+
+
+class Worker:
+    def __init__(self, name, batch, dtype, tune=False):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(batch), "--dtypes", dtype]
+        if tune:
+            cmd.append("--tune-allocator")
+        self.name = name
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=ROOT)
+
+    def read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench_peers: the {self.name} worker died: {self.proc.stderr.read().strip()[-800:]}")
+        return json.loads(line)
+
+    def ask(self, command):
+        """Wake the worker, give it a command, and stop it again once it has answered: an idle worker's
+        BLAS/OpenMP threads spin-wait for a while after each call, and would steal the CPU from the one
+        being timed."""
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.read()
+        if command != "quit":
+            self.proc.send_signal(signal.SIGSTOP)
+        return answer
+
+
+def measure(batch, dtype, names, steps, warmup, round_size, tune=False):
+    """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff)} for one (batch, dtype) cell."""
+    workers = [Worker(n, batch, dtype, tune and n == "minigrad") for n in names]
+    try:
+        losses = {}
+        for w in workers:
+            losses[w.name] = np.array(w.read()["losses"])
+            w.proc.send_signal(signal.SIGSTOP)
+        ref = losses["minigrad"]
+        for w in workers:
+            w.ask(f"run {warmup}")
+        times = {w.name: [] for w in workers}
+        faults = {w.name: [] for w in workers}
+        while len(times[names[0]]) < steps:
+            for w in workers:
+                r = w.ask(f"run {round_size}")
+                times[w.name] += r["times"]
+                faults[w.name] += r["faults"]
+        memory = {w.name: w.ask("quit") for w in workers}
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGCONT)
+                w.proc.kill()
+            w.proc.wait()
+    return {n: {"ms": 1e3 * float(np.median(times[n])), "faults": float(np.median(faults[n])),
+                "maxrss_mb": memory[n]["maxrss_mb"], "setup_rss_mb": memory[n]["setup_rss_mb"],
+                "max_rel_diff": float(np.max(np.abs(losses[n] - ref) / np.abs(ref)))} for n in names}
+
+
+def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, tune=False):
+    names, notes = [], []
+    for n in ORDER:
+        ok, why = available(n)
+        (names.append(n) if ok else notes.append(f"skipped {n}: {why}"))
+    baseline = "torch" if "torch" in names else "numpy"
+    rows, failures = [], []
+    for dtype in dtypes:
+        for batch in batches:
+            cell = measure(batch, dtype, names, steps, warmup, round_size, tune)
+            for n in names:
+                c = cell[n]
+                agree = c["max_rel_diff"] <= TOLERANCE[dtype]
+                if not agree:
+                    failures.append(f"{n} batch {batch} {dtype}: losses differ by {c['max_rel_diff']:.2e}")
+                rows.append([batch, dtype, n + (" (tuned malloc)" if tune and n == "minigrad" else ""),
+                             f"{c['ms']:.2f}", f"{c['ms'] / cell[baseline]['ms']:.2f}", f"{c['faults']:.0f}",
+                             f"{c['maxrss_mb']:.0f}", f"{c['maxrss_mb'] - c['setup_rss_mb']:.0f}",
+                             f"{c['max_rel_diff']:.1e} {'✓' if agree else '✗'}"])
+    text = "\n".join([
+        "### VAE step (784-400-20, tanh, Bernoulli, analytic KL, Adam 1e-3): each framework in its own process",
+        "",
+        f"Median of {steps} steps after {warmup} warm-up, in interleaved rounds of {round_size}; "
+        f"ratio to {baseline}; {machine_line()}",
+        "",
+        markdown_table(["batch", "dtype", "framework", "ms/step", f"× {baseline}", "page faults/step",
+                        "peak RSS MB", "RSS growth in steps MB", "first 3 losses vs minigrad"], rows),
+        "", *notes, *(["", "**Losses disagree:** " + "; ".join(failures)] if failures else []), "",
+    ])
+    if failures:
+        raise SystemExit(text)
+    return text
+
+
+def run_benchmark(out_dir=None, quick=True):
+    if quick:
+        return run(batches=(100,), dtypes=("float32",), steps=10, warmup=2, round_size=5)
+    return run()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 100, 1000])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--round-size", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tune-allocator", action="store_true", help="minigrad.tune_allocator() in minigrad's worker")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.batch, args.dtypes[0], args.tune_allocator)
+    if args.quick:
+        print(run_benchmark(quick=True))
+    else:
+        print(run(args.batches, args.dtypes, args.steps, args.warmup, args.round_size, args.tune_allocator))
+
+
+if __name__ == "__main__":
+    main()

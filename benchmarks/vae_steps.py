@@ -1,0 +1,249 @@
+"""One training step of the Kingma–Welling VAE in each framework, from the same weights, data and ε.
+
+The model: encoder x (784) → tanh(400) → (μ, log σ²) (20 each); z = μ + σ ⊙ ε with ε ~ N(0, I) drawn
+beforehand (outside every graph, so all frameworks see the same numbers); decoder z → tanh(400) →
+Bernoulli logits (784). Loss = mean over the batch of −ELBO = Σ BCE-with-logits(logits, x)
++ ½ Σ (μ² + σ² − 1 − log σ²). One step = forward, backward, Adam (lr 1e-3, β = (0.9, 0.999), ε = 1e-8).
+
+`make_problem` draws the shared inputs; `FRAMEWORKS[name](problem)` returns `step(i) -> loss` that runs
+step i with ε[i mod K]. Optional peers (torch, jax, autograd) are imported only inside their builder.
+"""
+
+import numpy as np
+
+from benchmarks.common import NumpyAdam
+
+SIZES = {"input": 784, "hidden": 400, "latent": 20}
+LAYERS = ("encoder.0", "enc_mu", "enc_logvar", "decoder.0", "decoder.2")
+LR, BETAS, ADAM_EPS = 1e-3, (0.9, 0.999), 1e-8
+
+
+def make_problem(batch, dtype, seed=0, n_eps=8):
+    """Weights (name → array, PyTorch layout: W is out × in) as the minigrad VAE initializes them, binary
+    data x (batch × 784), and n_eps draws of ε (n_eps × batch × 20)."""
+    from vae.model import VAE
+    dtype = np.dtype(dtype)
+    model = VAE(SIZES["input"], (SIZES["hidden"],), SIZES["latent"], dtype=dtype, rng=seed)
+    rng = np.random.default_rng(seed + 1)
+    x = (rng.random((batch, SIZES["input"])) < 0.3).astype(dtype)
+    eps = rng.standard_normal((n_eps, batch, SIZES["latent"])).astype(dtype)
+    return {"weights": model.state_dict(), "x": x, "eps": eps, "dtype": dtype}
+
+
+# ----------------------------------------------------------------------------------------------
+# minigrad
+
+
+def make_minigrad(problem):
+    import minigrad as mg
+    from vae.model import VAE
+    model = VAE(SIZES["input"], (SIZES["hidden"],), SIZES["latent"], dtype=problem["dtype"], rng=0)
+    model.load_state_dict(problem["weights"])
+    opt = mg.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=ADAM_EPS)
+    x, eps = problem["x"], problem["eps"]
+
+    def step(i):
+        opt.zero_grad()
+        loss = -model.elbo(x, eps=eps[i % len(eps)]).elbo.mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+# ----------------------------------------------------------------------------------------------
+# hand-written NumPy: fused bias adds, in-place activations, derivatives from saved outputs, Adam in
+# place with one scratch buffer per parameter — the reference a competent person would write
+
+
+def _softplus(x):
+    y = np.abs(x)
+    np.negative(y, out=y)
+    np.exp(y, out=y)
+    np.log1p(y, out=y)
+    y += np.maximum(x, 0)
+    return y
+
+
+def _sigmoid(x):
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    y = np.where(x >= 0, 1, e)
+    e += 1
+    y /= e
+    return y
+
+
+def make_numpy(problem):
+    w = {k: v.copy() for k, v in problem["weights"].items()}
+    names = [f"{layer}.{kind}" for layer in LAYERS for kind in ("weight", "bias")]
+    params = [w[n] for n in names]
+    adam = NumpyAdam(params, LR, BETAS, ADAM_EPS)
+    x, eps_all = problem["x"], problem["eps"]
+    B = len(x)
+
+    def linear(inp, layer):
+        out = inp @ w[f"{layer}.weight"].T
+        out += w[f"{layer}.bias"]
+        return out
+
+    def step(i):
+        eps = eps_all[i % len(eps_all)]
+        h = linear(x, "encoder.0")
+        np.tanh(h, out=h)
+        mu, logvar = linear(h, "enc_mu"), linear(h, "enc_logvar")
+        sigma = np.exp(0.5 * logvar)
+        z = sigma * eps
+        z += mu
+        hd = linear(z, "decoder.0")
+        np.tanh(hd, out=hd)
+        logits = linear(hd, "decoder.2")
+        bce = _softplus(logits)
+        bce -= x * logits
+        var = sigma * sigma
+        kl = 0.5 * (mu * mu + var - 1.0 - logvar).sum()
+        loss = (bce.sum() + kl) / B
+        # backward, 1/B from the mean folded into the first gradient
+        d_logits = _sigmoid(logits)
+        d_logits -= x
+        d_logits *= 1.0 / B
+        g = {"decoder.2.weight": d_logits.T @ hd, "decoder.2.bias": d_logits.sum(axis=0)}
+        d_hd = d_logits @ w["decoder.2.weight"]
+        hd *= hd
+        np.subtract(1, hd, out=hd)
+        d_hd *= hd
+        g["decoder.0.weight"], g["decoder.0.bias"] = d_hd.T @ z, d_hd.sum(axis=0)
+        d_z = d_hd @ w["decoder.0.weight"]
+        d_mu = mu * (1.0 / B)
+        d_mu += d_z
+        d_logvar = d_z * eps                      # ∂/∂σ of the reconstruction …
+        d_logvar *= sigma                         # … times ∂σ/∂ log σ² = σ/2, with the KL's ½(σ² − 1)
+        var -= 1.0
+        var *= 1.0 / B
+        d_logvar += var
+        d_logvar *= 0.5
+        g["enc_mu.weight"], g["enc_mu.bias"] = d_mu.T @ h, d_mu.sum(axis=0)
+        g["enc_logvar.weight"], g["enc_logvar.bias"] = d_logvar.T @ h, d_logvar.sum(axis=0)
+        d_h = d_mu @ w["enc_mu.weight"]
+        d_h += d_logvar @ w["enc_logvar.weight"]
+        h *= h
+        np.subtract(1, h, out=h)
+        d_h *= h
+        g["encoder.0.weight"], g["encoder.0.bias"] = d_h.T @ x, d_h.sum(axis=0)
+        adam.step([g[n] for n in names])
+        return float(loss)
+    return step
+
+
+# ----------------------------------------------------------------------------------------------
+# peers (optional)
+
+
+def make_torch(problem):
+    import torch
+    torch.set_num_threads(2)
+    dtype = {np.float32: torch.float32, np.float64: torch.float64}[problem["dtype"].type]
+    w = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in problem["weights"].items()}
+    opt = torch.optim.Adam(list(w.values()), lr=LR, betas=BETAS, eps=ADAM_EPS)
+    x = torch.tensor(problem["x"], dtype=dtype)
+    eps_all = [torch.tensor(e, dtype=dtype) for e in problem["eps"]]
+    F = torch.nn.functional
+
+    def lin(inp, layer):
+        return F.linear(inp, w[f"{layer}.weight"], w[f"{layer}.bias"])
+
+    def step(i):
+        opt.zero_grad()
+        h = torch.tanh(lin(x, "encoder.0"))
+        mu, logvar = lin(h, "enc_mu"), lin(h, "enc_logvar")
+        sigma = torch.exp(0.5 * logvar)
+        z = mu + sigma * eps_all[i % len(eps_all)]
+        logits = lin(torch.tanh(lin(z, "decoder.0")), "decoder.2")
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        kl = 0.5 * (mu * mu + sigma * sigma - 1.0 - logvar).sum(-1)
+        loss = (rec + kl).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def _adam_tree(jnp_or_np):
+    def update(params, grads, state, t):
+        b1, b2 = BETAS
+        new_params, new_state = {}, {}
+        for k in params:
+            m, v = state[k]
+            m = b1 * m + (1 - b1) * grads[k]
+            v = b2 * v + (1 - b2) * grads[k] * grads[k]
+            denom = jnp_or_np.sqrt(v) / jnp_or_np.sqrt(1 - b2 ** t) + ADAM_EPS
+            new_params[k] = params[k] - (LR / (1 - b1 ** t)) * m / denom
+            new_state[k] = (m, v)
+        return new_params, new_state
+    return update
+
+
+def _loss_fn(xp, logaddexp):
+    def loss(params, x, eps):
+        def lin(inp, layer):
+            return inp @ params[f"{layer}.weight"].T + params[f"{layer}.bias"]
+        h = xp.tanh(lin(x, "encoder.0"))
+        mu, logvar = lin(h, "enc_mu"), lin(h, "enc_logvar")
+        sigma = xp.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        logits = lin(xp.tanh(lin(z, "decoder.0")), "decoder.2")
+        rec = (logaddexp(0.0, logits) - x * logits).sum(-1)
+        kl = 0.5 * (mu * mu + sigma * sigma - 1.0 - logvar).sum(-1)
+        return (rec + kl).mean()
+    return loss
+
+
+def make_jax(problem):
+    import jax
+    if problem["dtype"] == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    params = {k: jnp.asarray(v) for k, v in problem["weights"].items()}
+    state = {k: (jnp.zeros_like(v), jnp.zeros_like(v)) for k, v in params.items()}
+    loss = _loss_fn(jnp, jnp.logaddexp)
+    update = _adam_tree(jnp)
+
+    @jax.jit
+    def train_step(params, state, x, eps, t):
+        value, grads = jax.value_and_grad(loss)(params, x, eps)
+        params, state = update(params, grads, state, t)
+        return params, state, value
+
+    x = jnp.asarray(problem["x"])
+    eps_all = [jnp.asarray(e) for e in problem["eps"]]
+    box = {"params": params, "state": state, "t": 0}
+
+    def step(i):
+        box["t"] += 1
+        t = jnp.asarray(box["t"], dtype=problem["dtype"])
+        box["params"], box["state"], value = train_step(box["params"], box["state"], x, eps_all[i % len(eps_all)], t)
+        return float(value)               # blocks until the step is done
+    return step
+
+
+def make_autograd(problem):
+    import autograd
+    import autograd.numpy as anp
+    params = {k: v.copy() for k, v in problem["weights"].items()}
+    state = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+    grad_and_value = autograd.value_and_grad(_loss_fn(anp, anp.logaddexp))
+    update = _adam_tree(np)
+    box = {"params": params, "state": state, "t": 0}
+    x, eps_all = problem["x"], problem["eps"]
+
+    def step(i):
+        box["t"] += 1
+        value, grads = grad_and_value(box["params"], x, eps_all[i % len(eps_all)])
+        box["params"], box["state"] = update(box["params"], grads, box["state"], box["t"])
+        return float(value)
+    return step
+
+
+FRAMEWORKS = {"minigrad": make_minigrad, "numpy": make_numpy, "torch": make_torch, "jax": make_jax,
+              "autograd": make_autograd}
