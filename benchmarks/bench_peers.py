@@ -1,9 +1,11 @@
 """The VAE training step in minigrad, hand-written NumPy and the peers that are installed (PyTorch eager,
 JAX jit, HIPS autograd), each framework in its own process, timed in interleaved rounds.
 
-Every worker builds the same weights, data and ε (benchmarks/vae_steps.py), runs three steps and
-reports the losses; the table says whether they agree with minigrad's (float32: relative difference
-≤ 1e-5, float64: ≤ 1e-10) — a timing of different computations would mean nothing. Then the parent
+Every worker builds the same weights, data and ε (benchmarks/vae_steps.py), computes −ELBO and its
+gradient for every weight at the initial weights, then runs three steps and reports the losses; the
+table gives the largest relative difference from minigrad's (gradients: max|Δ| / max|∇| per weight,
+≤ 1e-8 in float64, ≤ 1e-5 in float32; the three losses: ≤ 1e-10 / 1e-5) — a timing of different
+computations would mean nothing, so a disagreement stops the benchmark. Then the parent
 asks each worker in turn for a round of steps until every framework has run `steps` timed steps, so a
 change in the machine's speed hits all of them alike. Reported: median ms per step, the ratio to
 PyTorch (or to NumPy when PyTorch is absent), minor page faults per step, and the worker's peak RSS.
@@ -16,9 +18,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -27,9 +31,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import machine_line, markdown_table  # noqa: E402
+from benchmarks.vae_steps import max_relative_difference  # noqa: E402
 
 ORDER = ("minigrad", "numpy", "torch", "jax", "autograd")
-TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}           # first three losses, relative
+GRAD_TOLERANCE = {"float32": 1e-5, "float64": 1e-8}       # −ELBO and every gradient at the initial weights
 
 
 def available(name):
@@ -46,12 +52,15 @@ def available(name):
 # the worker: one framework, one process, commands on stdin, JSON lines on stdout
 
 
-def worker(name, batch, dtype, tune):
-    from benchmarks.vae_steps import FRAMEWORKS, make_problem
+def worker(name, batch, dtype, tune, grad_file):
+    from benchmarks.vae_steps import FRAMEWORKS, GRADIENTS, make_problem
     if tune and name == "minigrad":
         import minigrad
         minigrad.tune_allocator()
-    step = FRAMEWORKS[name](make_problem(batch, dtype))
+    problem = make_problem(batch, dtype)
+    loss, grads = GRADIENTS[name](problem)            # at the initial weights, for the agreement check
+    np.savez(grad_file, __loss__=loss, **grads)
+    step = FRAMEWORKS[name](problem)
     losses = [step(i) for i in range(3)]
     rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     reply({"losses": losses})
@@ -84,13 +93,19 @@ def reply(obj):
 
 
 class Worker:
-    def __init__(self, name, batch, dtype, tune=False):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(batch), "--dtypes", dtype]
+    def __init__(self, name, batch, dtype, tune, tmp):
+        self.grad_file = os.path.join(tmp, f"{name}.npz")
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(batch), "--dtypes", dtype,
+               "--grad-file", self.grad_file]
         if tune:
             cmd.append("--tune-allocator")
         self.name = name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, cwd=ROOT)
+
+    def gradients(self):
+        with np.load(self.grad_file) as f:
+            return float(f["__loss__"]), {k: f[k] for k in f.files if k != "__loss__"}
 
     def read(self):
         line = self.proc.stdout.readline()
@@ -112,14 +127,17 @@ class Worker:
 
 
 def measure(batch, dtype, names, steps, warmup, round_size, tune=False):
-    """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff)} for one (batch, dtype) cell."""
-    workers = [Worker(n, batch, dtype, tune and n == "minigrad") for n in names]
+    """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff, grad_rel_diff)} for one cell."""
+    tmp = tempfile.mkdtemp(prefix="bench_peers-")
+    workers = [Worker(n, batch, dtype, tune and n == "minigrad", tmp) for n in names]
     try:
         losses = {}
         for w in workers:
             losses[w.name] = np.array(w.read()["losses"])
             w.proc.send_signal(signal.SIGSTOP)
         ref = losses["minigrad"]
+        ref_grads = workers[0].gradients()
+        grad_diff = {w.name: max_relative_difference(w.gradients(), ref_grads) for w in workers}
         for w in workers:
             w.ask(f"run {warmup}")
         times = {w.name: [] for w in workers}
@@ -136,14 +154,19 @@ def measure(batch, dtype, names, steps, warmup, round_size, tune=False):
                 w.proc.send_signal(signal.SIGCONT)
                 w.proc.kill()
             w.proc.wait()
+            for pipe in (w.proc.stdin, w.proc.stdout, w.proc.stderr):
+                pipe.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {n: {"ms": 1e3 * float(np.median(times[n])), "faults": float(np.median(faults[n])),
                 "maxrss_mb": memory[n]["maxrss_mb"], "setup_rss_mb": memory[n]["setup_rss_mb"],
-                "max_rel_diff": float(np.max(np.abs(losses[n] - ref) / np.abs(ref)))} for n in names}
+                "max_rel_diff": float(np.max(np.abs(losses[n] - ref) / np.abs(ref))),
+                "grad_rel_diff": grad_diff[n]} for n in names}
 
 
-def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, tune=False):
+def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, tune=False,
+        frameworks=ORDER):
     names, notes = [], []
-    for n in ORDER:
+    for n in frameworks:
         ok, why = available(n)
         (names.append(n) if ok else notes.append(f"skipped {n}: {why}"))
     baseline = "torch" if "torch" in names else "numpy"
@@ -153,13 +176,14 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
             cell = measure(batch, dtype, names, steps, warmup, round_size, tune)
             for n in names:
                 c = cell[n]
-                agree = c["max_rel_diff"] <= TOLERANCE[dtype]
+                agree = c["max_rel_diff"] <= TOLERANCE[dtype] and c["grad_rel_diff"] <= GRAD_TOLERANCE[dtype]
                 if not agree:
-                    failures.append(f"{n} batch {batch} {dtype}: losses differ by {c['max_rel_diff']:.2e}")
+                    failures.append(f"{n} batch {batch} {dtype}: losses differ by {c['max_rel_diff']:.2e}, "
+                                    f"gradients by {c['grad_rel_diff']:.2e}")
                 rows.append([batch, dtype, n + (" (tuned malloc)" if tune and n == "minigrad" else ""),
                              f"{c['ms']:.2f}", f"{c['ms'] / cell[baseline]['ms']:.2f}", f"{c['faults']:.0f}",
                              f"{c['maxrss_mb']:.0f}", f"{c['maxrss_mb'] - c['setup_rss_mb']:.0f}",
-                             f"{c['max_rel_diff']:.1e} {'✓' if agree else '✗'}"])
+                             f"{c['grad_rel_diff']:.1e}", f"{c['max_rel_diff']:.1e} {'✓' if agree else '✗'}"])
     text = "\n".join([
         "### VAE step (784-400-20, tanh, Bernoulli, analytic KL, Adam 1e-3): each framework in its own process",
         "",
@@ -167,7 +191,8 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
         f"ratio to {baseline}; {machine_line()}",
         "",
         markdown_table(["batch", "dtype", "framework", "ms/step", f"× {baseline}", "page faults/step",
-                        "peak RSS MB", "RSS growth in steps MB", "first 3 losses vs minigrad"], rows),
+                        "peak RSS MB", "RSS growth in steps MB", "−ELBO and ∇ vs minigrad",
+                        "first 3 losses vs minigrad"], rows),
         "", *notes, *(["", "**Losses disagree:** " + "; ".join(failures)] if failures else []), "",
     ])
     if failures:
@@ -192,9 +217,10 @@ def main(argv=None):
     parser.add_argument("--tune-allocator", action="store_true", help="minigrad.tune_allocator() in minigrad's worker")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--grad-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.batch, args.dtypes[0], args.tune_allocator)
+        return worker(args.worker, args.batch, args.dtypes[0], args.tune_allocator, args.grad_file)
     if args.quick:
         print(run_benchmark(quick=True))
     else:

@@ -6,7 +6,9 @@ Bernoulli logits (784). Loss = mean over the batch of −ELBO = Σ BCE-with-logi
 + ½ Σ (μ² + σ² − 1 − log σ²). One step = forward, backward, Adam (lr 1e-3, β = (0.9, 0.999), ε = 1e-8).
 
 `make_problem` draws the shared inputs; `FRAMEWORKS[name](problem)` returns `step(i) -> loss` that runs
-step i with ε[i mod K]. Optional peers (torch, jax, autograd) are imported only inside their builder.
+step i with ε[i mod K]; `GRADIENTS[name](problem)` returns (loss, {weight name: gradient}) at the initial
+weights and ε[0], to check that every framework computes the same thing. Optional peers (torch, jax,
+autograd) are imported only inside their builders.
 """
 
 import numpy as np
@@ -75,12 +77,12 @@ def _sigmoid(x):
     return y
 
 
-def make_numpy(problem):
-    w = {k: v.copy() for k, v in problem["weights"].items()}
-    names = [f"{layer}.{kind}" for layer in LAYERS for kind in ("weight", "bias")]
-    params = [w[n] for n in names]
-    adam = NumpyAdam(params, LR, BETAS, ADAM_EPS)
-    x, eps_all = problem["x"], problem["eps"]
+NAMES = [f"{layer}.{kind}" for layer in LAYERS for kind in ("weight", "bias")]
+
+
+def numpy_loss_and_grads(w, x, eps):
+    """The loss and its gradient for every weight, derived by hand (1/B of the mean folded into the first
+    gradient; tanh' = 1 − h² from the saved activations; the KL's ∂/∂μ = μ, ∂/∂ log σ² = ½(σ² − 1))."""
     B = len(x)
 
     def linear(inp, layer):
@@ -88,64 +90,84 @@ def make_numpy(problem):
         out += w[f"{layer}.bias"]
         return out
 
+    h = linear(x, "encoder.0")
+    np.tanh(h, out=h)
+    mu, logvar = linear(h, "enc_mu"), linear(h, "enc_logvar")
+    sigma = np.exp(0.5 * logvar)
+    z = sigma * eps
+    z += mu
+    hd = linear(z, "decoder.0")
+    np.tanh(hd, out=hd)
+    logits = linear(hd, "decoder.2")
+    bce = _softplus(logits)
+    bce -= x * logits
+    var = sigma * sigma
+    kl = 0.5 * (mu * mu + var - 1.0 - logvar).sum()
+    loss = (bce.sum() + kl) / B
+    d_logits = _sigmoid(logits)
+    d_logits -= x
+    d_logits *= 1.0 / B
+    g = {"decoder.2.weight": d_logits.T @ hd, "decoder.2.bias": d_logits.sum(axis=0)}
+    d_hd = d_logits @ w["decoder.2.weight"]
+    hd *= hd
+    np.subtract(1, hd, out=hd)
+    d_hd *= hd
+    g["decoder.0.weight"], g["decoder.0.bias"] = d_hd.T @ z, d_hd.sum(axis=0)
+    d_z = d_hd @ w["decoder.0.weight"]
+    d_mu = mu * (1.0 / B)
+    d_mu += d_z
+    d_logvar = d_z * eps                      # ∂/∂σ of the reconstruction …
+    d_logvar *= sigma                         # … times ∂σ/∂ log σ² = σ/2, with the KL's ½(σ² − 1)
+    var -= 1.0
+    var *= 1.0 / B
+    d_logvar += var
+    d_logvar *= 0.5
+    g["enc_mu.weight"], g["enc_mu.bias"] = d_mu.T @ h, d_mu.sum(axis=0)
+    g["enc_logvar.weight"], g["enc_logvar.bias"] = d_logvar.T @ h, d_logvar.sum(axis=0)
+    d_h = d_mu @ w["enc_mu.weight"]
+    d_h += d_logvar @ w["enc_logvar.weight"]
+    h *= h
+    np.subtract(1, h, out=h)
+    d_h *= h
+    g["encoder.0.weight"], g["encoder.0.bias"] = d_h.T @ x, d_h.sum(axis=0)
+    return float(loss), g
+
+
+def make_numpy(problem):
+    w = {k: v.copy() for k, v in problem["weights"].items()}
+    adam = NumpyAdam([w[n] for n in NAMES], LR, BETAS, ADAM_EPS)
+    x, eps_all = problem["x"], problem["eps"]
+
     def step(i):
-        eps = eps_all[i % len(eps_all)]
-        h = linear(x, "encoder.0")
-        np.tanh(h, out=h)
-        mu, logvar = linear(h, "enc_mu"), linear(h, "enc_logvar")
-        sigma = np.exp(0.5 * logvar)
-        z = sigma * eps
-        z += mu
-        hd = linear(z, "decoder.0")
-        np.tanh(hd, out=hd)
-        logits = linear(hd, "decoder.2")
-        bce = _softplus(logits)
-        bce -= x * logits
-        var = sigma * sigma
-        kl = 0.5 * (mu * mu + var - 1.0 - logvar).sum()
-        loss = (bce.sum() + kl) / B
-        # backward, 1/B from the mean folded into the first gradient
-        d_logits = _sigmoid(logits)
-        d_logits -= x
-        d_logits *= 1.0 / B
-        g = {"decoder.2.weight": d_logits.T @ hd, "decoder.2.bias": d_logits.sum(axis=0)}
-        d_hd = d_logits @ w["decoder.2.weight"]
-        hd *= hd
-        np.subtract(1, hd, out=hd)
-        d_hd *= hd
-        g["decoder.0.weight"], g["decoder.0.bias"] = d_hd.T @ z, d_hd.sum(axis=0)
-        d_z = d_hd @ w["decoder.0.weight"]
-        d_mu = mu * (1.0 / B)
-        d_mu += d_z
-        d_logvar = d_z * eps                      # ∂/∂σ of the reconstruction …
-        d_logvar *= sigma                         # … times ∂σ/∂ log σ² = σ/2, with the KL's ½(σ² − 1)
-        var -= 1.0
-        var *= 1.0 / B
-        d_logvar += var
-        d_logvar *= 0.5
-        g["enc_mu.weight"], g["enc_mu.bias"] = d_mu.T @ h, d_mu.sum(axis=0)
-        g["enc_logvar.weight"], g["enc_logvar.bias"] = d_logvar.T @ h, d_logvar.sum(axis=0)
-        d_h = d_mu @ w["enc_mu.weight"]
-        d_h += d_logvar @ w["enc_logvar.weight"]
-        h *= h
-        np.subtract(1, h, out=h)
-        d_h *= h
-        g["encoder.0.weight"], g["encoder.0.bias"] = d_h.T @ x, d_h.sum(axis=0)
-        adam.step([g[n] for n in names])
-        return float(loss)
+        loss, g = numpy_loss_and_grads(w, x, eps_all[i % len(eps_all)])
+        adam.step([g[n] for n in NAMES])
+        return loss
     return step
+
+
+def grads_numpy(problem):
+    return numpy_loss_and_grads({k: v.copy() for k, v in problem["weights"].items()}, problem["x"],
+                                problem["eps"][0])
+
+
+def grads_minigrad(problem):
+    from vae.model import VAE
+    model = VAE(SIZES["input"], (SIZES["hidden"],), SIZES["latent"], dtype=problem["dtype"], rng=0)
+    model.load_state_dict(problem["weights"])
+    loss = -model.elbo(problem["x"], eps=problem["eps"][0]).elbo.mean()
+    loss.backward()
+    return loss.item(), {n: p.grad for n, p in model.named_parameters()}
 
 
 # ----------------------------------------------------------------------------------------------
 # peers (optional)
 
 
-def make_torch(problem):
+def _torch_setup(problem):
     import torch
     torch.set_num_threads(2)
     dtype = {np.float32: torch.float32, np.float64: torch.float64}[problem["dtype"].type]
     w = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in problem["weights"].items()}
-    opt = torch.optim.Adam(list(w.values()), lr=LR, betas=BETAS, eps=ADAM_EPS)
     x = torch.tensor(problem["x"], dtype=dtype)
     eps_all = [torch.tensor(e, dtype=dtype) for e in problem["eps"]]
     F = torch.nn.functional
@@ -153,20 +175,36 @@ def make_torch(problem):
     def lin(inp, layer):
         return F.linear(inp, w[f"{layer}.weight"], w[f"{layer}.bias"])
 
-    def step(i):
-        opt.zero_grad()
+    def loss_fn(eps):
         h = torch.tanh(lin(x, "encoder.0"))
         mu, logvar = lin(h, "enc_mu"), lin(h, "enc_logvar")
         sigma = torch.exp(0.5 * logvar)
-        z = mu + sigma * eps_all[i % len(eps_all)]
+        z = mu + sigma * eps
         logits = lin(torch.tanh(lin(z, "decoder.0")), "decoder.2")
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
         kl = 0.5 * (mu * mu + sigma * sigma - 1.0 - logvar).sum(-1)
-        loss = (rec + kl).mean()
+        return (rec + kl).mean()
+    return torch, w, eps_all, loss_fn
+
+
+def make_torch(problem):
+    torch, w, eps_all, loss_fn = _torch_setup(problem)
+    opt = torch.optim.Adam(list(w.values()), lr=LR, betas=BETAS, eps=ADAM_EPS)
+
+    def step(i):
+        opt.zero_grad()
+        loss = loss_fn(eps_all[i % len(eps_all)])
         loss.backward()
         opt.step()
         return loss.item()
     return step
+
+
+def grads_torch(problem):
+    torch, w, eps_all, loss_fn = _torch_setup(problem)
+    loss = loss_fn(eps_all[0])
+    loss.backward()
+    return loss.item(), {k: v.grad.numpy() for k, v in w.items()}
 
 
 def _adam_tree(jnp_or_np):
@@ -227,6 +265,25 @@ def make_jax(problem):
     return step
 
 
+def grads_jax(problem):
+    import jax
+    if problem["dtype"] == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    params = {k: jnp.asarray(v) for k, v in problem["weights"].items()}
+    value, grads = jax.value_and_grad(_loss_fn(jnp, jnp.logaddexp))(params, jnp.asarray(problem["x"]),
+                                                                     jnp.asarray(problem["eps"][0]))
+    return float(value), {k: np.asarray(v) for k, v in grads.items()}
+
+
+def grads_autograd(problem):
+    import autograd
+    import autograd.numpy as anp
+    value, grads = autograd.value_and_grad(_loss_fn(anp, anp.logaddexp))(
+        {k: v.copy() for k, v in problem["weights"].items()}, problem["x"], problem["eps"][0])
+    return float(value), grads
+
+
 def make_autograd(problem):
     import autograd
     import autograd.numpy as anp
@@ -247,3 +304,14 @@ def make_autograd(problem):
 
 FRAMEWORKS = {"minigrad": make_minigrad, "numpy": make_numpy, "torch": make_torch, "jax": make_jax,
               "autograd": make_autograd}
+GRADIENTS = {"minigrad": grads_minigrad, "numpy": grads_numpy, "torch": grads_torch, "jax": grads_jax,
+             "autograd": grads_autograd}
+
+
+def max_relative_difference(a, b):
+    """max over parameters of max|a − b| / max|b|: 0 for identical gradients, ≈ 1e-16 in float64 for
+    the same computation done in another order."""
+    (loss_a, ga), (loss_b, gb) = a, b
+    diffs = [abs(loss_a - loss_b) / abs(loss_b)]
+    diffs += [float(np.max(np.abs(np.asarray(ga[k]) - gb[k])) / max(np.max(np.abs(gb[k])), 1e-300)) for k in gb]
+    return max(diffs)
