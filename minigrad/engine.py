@@ -320,7 +320,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **options):
-        ctx = cls()
+        ctx = object.__new__(cls)
         arrays = list(args)
         needs = [False] * len(args)
         requires = marked = False
@@ -340,8 +340,9 @@ class Function:
             ctx.needs_input_grad = tuple(needs)
         else:
             ctx.needs_input_grad = (False,) * len(args)
+        anomaly = Config.anomaly
         try:
-            if Config.anomaly:                 # report the op below instead of NumPy's warning
+            if anomaly:                        # report the op below instead of NumPy's warning
                 with np.errstate(all="ignore"):
                     out = cls.forward(ctx, *arrays, **options)
             else:
@@ -351,17 +352,19 @@ class Function:
             raise _with_context(e, f"{said} [inputs: {_describe(arrays)}]") from e
         if type(out) is not np.ndarray:
             out = np.asarray(out)
+        result = object.__new__(Tensor)
+        result.data, result.grad = out, None
         if record:
             ctx.inputs = args
             ctx.seq = next(_creation_order)
-            if masked or Config.anomaly:
-                ctx.site = _user_site()   # only for nodes that cut the flow, or when debugging
-            result = Tensor._wrap(out, True in ctx.needs_input_grad, ctx)
-        elif requires or marked:          # no graph, but remember where the flow was cut (explain())
-            result = Tensor._wrap(out, False, Cut.of("no_grad" if requires else None, cls.__name__, args))
+            if masked or anomaly:
+                ctx.site = _user_site()       # only for nodes that cut the flow, or when debugging
+            result.requires_grad, result._node = True in ctx.needs_input_grad, ctx
+        elif requires or marked:              # no graph, but remember where the flow was cut (explain())
+            result.requires_grad, result._node = False, Cut.of("no_grad" if requires else None, cls.__name__, args)
         else:
-            result = Tensor._wrap(out, False, None)
-        if Config.anomaly and out.dtype.kind == "f" and not np.isfinite(out).all():
+            result.requires_grad, result._node = False, None
+        if anomaly and out.dtype.kind == "f" and not np.isfinite(out).all():
             raise FloatingPointError(f"detect_anomaly: forward of {cls.__name__} produced non-finite "
                                      f"values (output shape {out.shape}; inputs: {_describe(arrays)}) "
                                      f"at {ctx.site or _user_site()}")
