@@ -9,6 +9,8 @@ computations would mean nothing, so a disagreement stops the benchmark. Then the
 asks each worker in turn for a round of steps until every framework has run `steps` timed steps, so a
 change in the machine's speed hits all of them alike. Reported: median ms per step, the ratio to
 PyTorch (or to NumPy when PyTorch is absent), minor page faults per step, and the worker's peak RSS.
+"minigrad+tuned" is minigrad in a process that called `minigrad.tune_allocator()` (as `python -m vae
+train` does); every other row runs in the default environment.
 
     python benchmarks/bench_peers.py                 # batch 32/100/1000 × float32/float64
     python benchmarks/bench_peers.py --quick         # batch 100, float32
@@ -33,13 +35,14 @@ sys.path.insert(0, ROOT)
 from benchmarks.common import machine_line, markdown_table  # noqa: E402
 from benchmarks.vae_steps import max_relative_difference  # noqa: E402
 
-ORDER = ("minigrad", "numpy", "torch", "jax", "autograd")
+ORDER = ("minigrad", "minigrad+tuned", "numpy", "torch", "jax", "autograd")
+# "minigrad+tuned": the same minigrad step in a process that called minigrad.tune_allocator() first
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}           # first three losses, relative
 GRAD_TOLERANCE = {"float32": 1e-5, "float64": 1e-8}       # −ELBO and every gradient at the initial weights
 
 
 def available(name):
-    if name in ("minigrad", "numpy"):
+    if name in ("minigrad", "minigrad+tuned", "numpy"):
         return True, ""
     try:
         __import__(name)
@@ -52,11 +55,12 @@ def available(name):
 # the worker: one framework, one process, commands on stdin, JSON lines on stdout
 
 
-def worker(name, batch, dtype, tune, grad_file):
+def worker(name, batch, dtype, grad_file):
     from benchmarks.vae_steps import FRAMEWORKS, GRADIENTS, make_problem
-    if tune and name == "minigrad":
+    if name == "minigrad+tuned":
         import minigrad
         minigrad.tune_allocator()
+        name = "minigrad"
     problem = make_problem(batch, dtype)
     loss, grads = GRADIENTS[name](problem)            # at the initial weights, for the agreement check
     np.savez(grad_file, __loss__=loss, **grads)
@@ -93,12 +97,10 @@ def reply(obj):
 
 
 class Worker:
-    def __init__(self, name, batch, dtype, tune, tmp):
+    def __init__(self, name, batch, dtype, tmp):
         self.grad_file = os.path.join(tmp, f"{name}.npz")
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(batch), "--dtypes", dtype,
                "--grad-file", self.grad_file]
-        if tune:
-            cmd.append("--tune-allocator")
         self.name = name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, cwd=ROOT)
@@ -126,10 +128,10 @@ class Worker:
         return answer
 
 
-def measure(batch, dtype, names, steps, warmup, round_size, tune=False):
+def measure(batch, dtype, names, steps, warmup, round_size):
     """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff, grad_rel_diff)} for one cell."""
     tmp = tempfile.mkdtemp(prefix="bench_peers-")
-    workers = [Worker(n, batch, dtype, tune and n == "minigrad", tmp) for n in names]
+    workers = [Worker(n, batch, dtype, tmp) for n in names]
     try:
         losses = {}
         for w in workers:
@@ -163,8 +165,7 @@ def measure(batch, dtype, names, steps, warmup, round_size, tune=False):
                 "grad_rel_diff": grad_diff[n]} for n in names}
 
 
-def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, tune=False,
-        frameworks=ORDER):
+def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, frameworks=ORDER):
     names, notes = [], []
     for n in frameworks:
         ok, why = available(n)
@@ -173,14 +174,14 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
     rows, failures = [], []
     for dtype in dtypes:
         for batch in batches:
-            cell = measure(batch, dtype, names, steps, warmup, round_size, tune)
+            cell = measure(batch, dtype, names, steps, warmup, round_size)
             for n in names:
                 c = cell[n]
                 agree = c["max_rel_diff"] <= TOLERANCE[dtype] and c["grad_rel_diff"] <= GRAD_TOLERANCE[dtype]
                 if not agree:
                     failures.append(f"{n} batch {batch} {dtype}: losses differ by {c['max_rel_diff']:.2e}, "
                                     f"gradients by {c['grad_rel_diff']:.2e}")
-                rows.append([batch, dtype, n + (" (tuned malloc)" if tune and n == "minigrad" else ""),
+                rows.append([batch, dtype, n,
                              f"{c['ms']:.2f}", f"{c['ms'] / cell[baseline]['ms']:.2f}", f"{c['faults']:.0f}",
                              f"{c['maxrss_mb']:.0f}", f"{c['maxrss_mb'] - c['setup_rss_mb']:.0f}",
                              f"{c['grad_rel_diff']:.1e}", f"{c['max_rel_diff']:.1e} {'✓' if agree else '✗'}"])
@@ -214,17 +215,17 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--round-size", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--tune-allocator", action="store_true", help="minigrad.tune_allocator() in minigrad's worker")
+    parser.add_argument("--frameworks", nargs="+", default=list(ORDER), help=f"subset of {', '.join(ORDER)}")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--grad-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.batch, args.dtypes[0], args.tune_allocator, args.grad_file)
+        return worker(args.worker, args.batch, args.dtypes[0], args.grad_file)
     if args.quick:
         print(run_benchmark(quick=True))
     else:
-        print(run(args.batches, args.dtypes, args.steps, args.warmup, args.round_size, args.tune_allocator))
+        print(run(args.batches, args.dtypes, args.steps, args.warmup, args.round_size, tuple(args.frameworks)))
 
 
 if __name__ == "__main__":

@@ -237,3 +237,17 @@ def test_subprocess_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     from vae.io import load_npz
     meta = load_npz(run / "checkpoint.npz", "checkpoint")[1]
     assert meta["epoch"] >= 1
+
+
+def test_the_allocator_setting_changes_no_number(tmp_path, capsys, monkeypatch):
+    """train tunes glibc's malloc unless --no-tune-allocator; the metrics (all but the seconds) agree."""
+    import minigrad
+    calls = []
+    monkeypatch.setattr(minigrad, "tune_allocator", lambda *a, **k: calls.append(a))
+    rows = {}
+    for name, extra in (("tuned", []), ("untuned", ["--no-tune-allocator"])):
+        assert main(["train", "--out", str(tmp_path / name), "--no-plots", *TINY, *extra]) == 0
+        with open(tmp_path / name / "metrics.csv", newline="") as f:
+            rows[name] = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+    assert len(calls) == 1                         # only the first run tuned the allocator
+    assert rows["tuned"] == rows["untuned"] and rows["tuned"]
