@@ -125,17 +125,6 @@ def rng_for(settings, *key):
 # The integrands: minigrad ops on Tensors (pathwise), NumPy on arrays (score function)
 
 
-class Sin(mg.Function):
-    """y = sin x;  x̄ = ḡ · cos x   (minigrad has no sin op; the benchmark brings its own node)"""
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(x)
-
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * np.cos(x)
-
-
 def integrand(name):
     """f as a callable taking a Tensor (→ Tensor, differentiable) or an ndarray (→ ndarray)."""
     if name == "z²":
@@ -143,7 +132,7 @@ def integrand(name):
     if name == "exp(z)":
         return lambda z: mg.exp(z) if isinstance(z, mg.Tensor) else np.exp(z)
     if name == "sin(z)":
-        return lambda z: Sin.apply(z) if isinstance(z, mg.Tensor) else np.sin(z)
+        return lambda z: mg.sin(z) if isinstance(z, mg.Tensor) else np.sin(z)
     raise ValueError(f"unknown integrand {name!r}; expected one of {FUNCTIONS}")
 
 

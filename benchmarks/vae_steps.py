@@ -14,6 +14,7 @@ autograd) are imported only inside their builders.
 import numpy as np
 
 from benchmarks.common import NumpyAdam
+from minigrad.ops import _sigmoid, _softplus  # the same NumPy kernels: the comparison is of the engines
 
 SIZES = {"input": 784, "hidden": 400, "latent": 20}
 LAYERS = ("encoder.0", "enc_mu", "enc_logvar", "decoder.0", "decoder.2")
@@ -56,25 +57,6 @@ def make_minigrad(problem):
 # ----------------------------------------------------------------------------------------------
 # hand-written NumPy: fused bias adds, in-place activations, derivatives from saved outputs, Adam in
 # place with one scratch buffer per parameter — the reference a competent person would write
-
-
-def _softplus(x):
-    y = np.abs(x)
-    np.negative(y, out=y)
-    np.exp(y, out=y)
-    np.log1p(y, out=y)
-    y += np.maximum(x, 0)
-    return y
-
-
-def _sigmoid(x):
-    e = np.abs(x)
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    y = np.where(x >= 0, 1, e)
-    e += 1
-    y /= e
-    return y
 
 
 NAMES = [f"{layer}.{kind}" for layer in LAYERS for kind in ("weight", "bias")]

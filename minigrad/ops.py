@@ -189,6 +189,26 @@ class Abs(Function):
         return g * np.sign(ctx.saved_tensors[0])
 
 
+class Sin(Function):
+    """y = sin x;  x̄ = ḡ · cos x"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    def backward(ctx, g):
+        return g * np.cos(ctx.saved_tensors[0])
+
+
+class Cos(Function):
+    """y = cos x;  x̄ = −ḡ · sin x"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    def backward(ctx, g):
+        return -g * np.sin(ctx.saved_tensors[0])
+
+
 class Tanh(Function):
     """y = tanh x;  x̄ = ḡ · (1 − y²)   (from the saved output, no second tanh)"""
     def forward(ctx, x):
@@ -614,6 +634,14 @@ def abs(x):  # noqa: A001
     return Abs.apply(x)
 
 
+def sin(x):
+    return Sin.apply(x)
+
+
+def cos(x):
+    return Cos.apply(x)
+
+
 def tanh(x):
     return Tanh.apply(x)
 
@@ -737,7 +765,7 @@ for _name, _fn in {
     "__lt__": _compare(np.less), "__le__": _compare(np.less_equal),
     "__gt__": _compare(np.greater), "__ge__": _compare(np.greater_equal),
     "__eq__": _compare(np.equal), "__ne__": _compare(np.not_equal),
-    "exp": exp, "log": log, "log1p": log1p, "sqrt": sqrt, "abs": abs, "tanh": tanh,
+    "exp": exp, "log": log, "log1p": log1p, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "tanh": tanh,
     "sigmoid": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus,
     "log_sigmoid": log_sigmoid, "clip": clip, "maximum": maximum, "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "logsumexp": logsumexp,

@@ -77,6 +77,8 @@ UNARY = {
     "sqrt": (mg.sqrt, np.sqrt, "positive", True),
     "abs": (mg.abs, np.abs, "nonzero", True),
     "tanh": (mg.tanh, np.tanh, "any", True),
+    "sin": (mg.sin, np.sin, "any", True),
+    "cos": (mg.cos, np.cos, "any", True),
     "sigmoid": (mg.sigmoid, lambda x: 1 / (1 + np.exp(-x)), "any", False),
     "relu": (mg.relu, lambda x: np.maximum(x, 0), "nonzero", True),
     "leaky_relu": (mg.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), "nonzero", True),
@@ -122,7 +124,7 @@ def test_unary_gradients_have_the_textbook_values():
         "exp": np.exp(x), "tanh": 1 - np.tanh(x) ** 2, "sigmoid": SIG(x) * (1 - SIG(x)),
         "relu": (x > 0) * 1.0, "leaky_relu": np.where(x > 0, 1.0, 0.01), "softplus": SIG(x),
         "log_sigmoid": SIG(-x), "abs": np.sign(x), "neg": -np.ones(4),
-        "clip": ((x >= -0.5) & (x <= 0.7)) * 1.0,
+        "clip": ((x >= -0.5) & (x <= 0.7)) * 1.0, "sin": np.cos(x), "cos": -np.sin(x),
     }
     for name, expected in cases.items():
         t = leaf(x)
@@ -130,7 +132,7 @@ def test_unary_gradients_have_the_textbook_values():
         np.testing.assert_allclose(t.grad, expected, rtol=1e-12, atol=1e-15, err_msg=name)
 
 
-METHODS = ["exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
+METHODS = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
            "log_sigmoid"]
 
 
