@@ -66,7 +66,7 @@ def worker(name, batch, dtype, grad_file):
     np.savez(grad_file, __loss__=loss, **grads)
     step = FRAMEWORKS[name](problem)
     losses = [step(i) for i in range(3)]
-    rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_setup = peak_rss_mb()
     reply({"losses": losses})
     i = 3
     for line in sys.stdin:
@@ -82,9 +82,21 @@ def worker(name, batch, dtype, grad_file):
                 i += 1
             reply({"times": times, "faults": faults})
         elif command == "quit":
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            reply({"maxrss_mb": usage.ru_maxrss / 1024, "setup_rss_mb": rss_setup / 1024})
+            reply({"maxrss_mb": peak_rss_mb(), "setup_rss_mb": rss_setup})
             return
+
+
+def peak_rss_mb():
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux keeps that across fork and exec, so a
+    worker started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def reply(obj):

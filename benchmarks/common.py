@@ -138,7 +138,7 @@ def peak_traced_bytes(fn):
 
 class NumpyAdam:
     """Adam as a competent NumPy reference writes it: moments updated in place, one scratch buffer per
-    parameter, no other temporaries (PyTorch's update rule)."""
+    parameter, no other temporaries, the bias corrections folded into two scalars (PyTorch's rule)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
@@ -158,9 +158,8 @@ class NumpyAdam:
             np.multiply(g, g, out=s)
             s *= 1 - b2
             v += s
-            np.sqrt(v, out=s)
-            s /= c2
-            s += self.eps
+            np.sqrt(v, out=s)                 # (lr·c₂/c₁)·m/(√v + ε·c₂) = (lr/c₁)·m/(√v/c₂ + ε)
+            s += self.eps * c2
             np.divide(m, s, out=s)
-            s *= self.lr / c1
+            s *= self.lr * c2 / c1
             p -= s

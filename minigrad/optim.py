@@ -118,7 +118,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction, step t counted per parameter:
         m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²,
-        θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)."""
+        θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε),
+    computed as θ ← θ − (lr·c / (1−β₁ᵗ)) · m / (√v + ε·c) with c = √(1−β₂ᵗ): the same number, one
+    pass over the parameter fewer (12 in all, each in place into the one scratch buffer)."""
 
     buffers = ("exp_avg", "exp_avg_sq")
 
@@ -140,9 +142,9 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - beta2
         v += scratch
+        c = math.sqrt(1 - beta2 ** t)
         np.sqrt(v, out=scratch)
-        scratch /= math.sqrt(1 - beta2 ** t)
-        scratch += h["eps"]
+        scratch += h["eps"] * c
         np.divide(m, scratch, out=scratch)
-        scratch *= h["lr"] / (1 - beta1 ** t)
+        scratch *= h["lr"] * c / (1 - beta1 ** t)
         param -= scratch
