@@ -60,7 +60,9 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
 
 def mse_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
-    """ℓ = (input − target)²."""
+    """ℓ = (input − target)², averaged ("mean"), summed ("sum", both one node) or elementwise ("none")."""
     _check_same_shape(input, target, "mse_loss")
+    if reduction in ("mean", "sum"):
+        return ops.MSELoss.apply(input, target, reduction)
     diff = input - target
     return _reduce(diff * diff, reduction, "mse_loss")

@@ -329,6 +329,21 @@ class BinaryCrossEntropyWithLogits(Function):
         return gx, gt
 
 
+class MSELoss(Function):
+    """ℓ = Σ (x − t)² / N over all elements (N = their number for "mean", 1 for "sum"); one node;
+    x̄ = ḡ · 2(x − t) / N,  t̄ = −x̄"""
+    def forward(ctx, x, t, reduction="mean"):
+        d = np.subtract(x, t)
+        ctx.save_for_backward(d)
+        ctx.scale = 2.0 / d.size if reduction == "mean" and d.size else 2.0
+        return np.vdot(d, d) * (ctx.scale / 2)
+
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        gx = d * (g * ctx.scale)
+        return (gx if ctx.needs_input_grad[0] else None), (-gx if ctx.needs_input_grad[1] else None)
+
+
 # ----------------------------------------------------------------------------------------------
 # Reductions
 
