@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script, too
 
-from benchmarks.common import interleaved, machine_line, markdown_table  # noqa: E402
+from benchmarks.common import interleaved, machine_line, markdown_table, peak_traced_bytes  # noqa: E402
 from benchmarks.vae_steps import make_minigrad, make_numpy, make_problem  # noqa: E402
 from vae.train import TrainConfig, evaluate, iwae, start_run, train  # noqa: E402
 
@@ -35,8 +35,9 @@ SIZES = (784, 400, 20)
 
 
 def bench_step(batch, dtype, steps, warmup):
-    """(minigrad ms, NumPy ms, minigrad faults/step, NumPy faults/step, loss rel. diff) at one size, both
-    steps from benchmarks/vae_steps.py (the same weights, data and ε)."""
+    """(minigrad ms, NumPy ms, minigrad faults/step, NumPy faults/step, loss rel. diff, (minigrad peak MB,
+    NumPy peak MB)) at one size, both steps from benchmarks/vae_steps.py (the same weights, data and ε);
+    peak: the most memory allocated above what was live before one step (tracemalloc)."""
     problem = make_problem(batch, dtype)
     ours, ref = make_minigrad(problem), make_numpy(problem)
     tol = 2e-6 if dtype == np.float32 else 1e-12
@@ -57,7 +58,8 @@ def bench_step(batch, dtype, steps, warmup):
 
     result = interleaved({"minigrad": minigrad_step, "numpy": numpy_step}, steps, warmup)
     (t_ours, f_ours), (t_ref, f_ref) = result["minigrad"], result["numpy"]
-    return t_ours * 1e3, t_ref * 1e3, f_ours, f_ref, worst
+    peaks = (peak_traced_bytes(minigrad_step) / 2**20, peak_traced_bytes(numpy_step) / 2**20)
+    return t_ours * 1e3, t_ref * 1e3, f_ours, f_ref, worst, peaks
 
 
 def bench_epochs(epochs, latent, k, seed=0):
@@ -91,11 +93,12 @@ def run(batches=(100,), dtypes=("float32", "float64"), steps=50, warmup=5, threa
     with threadpool_limits(limits=threads, user_api="blas"):
         for dtype in dtypes:
             for batch in batches:
-                ours, ref, f_ours, f_ref, diff = bench_step(batch, np.dtype(dtype).type, steps, warmup)
+                ours, ref, f_ours, f_ref, diff, peaks = bench_step(batch, np.dtype(dtype).type, steps, warmup)
                 rows.append([batch, dtype, f"{ours:.2f}", f"{ref:.2f}", f"{ours / ref:.2f}", f"{f_ours:.0f}",
-                             f"{f_ref:.0f}", f"{diff:.1e}"])
+                             f"{f_ref:.0f}", f"{peaks[0]:.1f}", f"{peaks[1]:.1f}", f"{diff:.1e}"])
     lines += [markdown_table(["batch", "dtype", "minigrad ms", "NumPy ms", "ratio", "minigrad faults/step",
-                              "NumPy faults/step", "loss rel. diff (3 checked steps)"], rows), ""]
+                              "NumPy faults/step", "minigrad peak MB", "NumPy peak MB",
+                              "loss rel. diff (3 checked steps)"], rows), ""]
     if epochs >= 1:
         rows = []
         for latent in (2, 20):
