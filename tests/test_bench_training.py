@@ -25,28 +25,15 @@ import struct
 
 import numpy as np
 import pytest
+from helpers import PNG_MAGIC, table_rows
 
 from benchmarks import bench_training as bt
 from vae.model import VAE, gaussian_log_prob
 from vae.train import TrainConfig, start_run, train
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = bt.Settings(epochs=2, reparam_samples=(1, 5), score_runs=((1, None), (3, "loo")), eval_samples=2)
 N_GRAD = 4000                    # paired single-sample gradients per unbiasedness check
 TORCH_RTOL = 1e-6                # |Δ test ELBO| / |test ELBO| after one epoch, minigrad vs PyTorch (≈ 8 float32 ulps)
-
-
-def table_rows(markdown, first_header):
-    lines = markdown.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("|") and line.split("|")[1].strip() == first_header:
-            rows = []
-            for body in lines[i + 2:]:
-                if not body.startswith("|"):
-                    break
-                rows.append([c.strip() for c in body.strip().strip("|").split("|")])
-            return rows
-    raise AssertionError(f"no table with header {first_header!r} in:\n{markdown}")
 
 
 def png_size(path):

@@ -19,6 +19,7 @@ import uuid
 
 import numpy as np
 import pytest
+from helpers import PNG_MAGIC, table_rows
 
 import minigrad as mg
 from benchmarks import bench_estimators as be
@@ -26,24 +27,9 @@ from benchmarks import run_all
 from minigrad.distributions import Exponential, Kumaraswamy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 TINY = be.Settings(ms=(1, 10, 100), repeats=20, sigmas=(0.5, 1.0), m_sigma=4, n_single=2000, n_icdf=2000,
                    vae_hidden=8, vae_batch=4, vae_train_steps=5, vae_repeats=5)
-
-
-def table_rows(markdown, first_header):
-    """The body rows (lists of cells) of the markdown table whose header's first cell is `first_header`."""
-    lines = markdown.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("|") and line.split("|")[1].strip() == first_header:
-            rows = []
-            for body in lines[i + 2:]:
-                if not body.startswith("|"):
-                    break
-                rows.append([c.strip() for c in body.strip().strip("|").split("|")])
-            return rows
-    raise AssertionError(f"no table with header {first_header!r} in:\n{markdown}")
 
 
 def vae_usable():
