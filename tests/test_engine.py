@@ -792,3 +792,41 @@ def test_an_error_that_already_names_the_op_is_not_prefixed_twice():
     message = str(info.value)
     assert message.startswith("GaussianReparam: sigma must be > 0") and message.count("GaussianReparam:") == 1
     assert "[inputs: (1,) float64, (1,) float64, (1,) float64]" in message
+
+
+# -- ops that write into their own buffers must not corrupt what forward saved ------------------
+
+
+IN_PLACE_CASES = {
+    "tanh": lambda x, t: mg.tanh(x),
+    "sigmoid": lambda x, t: mg.sigmoid(x),
+    "softplus": lambda x, t: mg.softplus(x),
+    "log_sigmoid": lambda x, t: mg.log_sigmoid(x),
+    "bce_with_logits": lambda x, t: mg.functional.binary_cross_entropy_with_logits(x, t, reduction="none"),
+    "mse_mean": lambda x, t: mg.functional.mse_loss(x, t),
+    "linear": lambda x, t: mg.functional.linear(x, t, t[0]),
+    "logsumexp": lambda x, t: mg.logsumexp(x, axis=1),
+    "reparam": lambda x, t: mg.gaussian_reparam(x, t, np.full((3, 3), 0.5)),
+}
+
+
+@pytest.mark.parametrize("name", list(IN_PLACE_CASES))
+def test_backward_twice_gives_the_same_gradients_and_leaves_outputs_alone(name):
+    """With retain_graph=True a second backward reuses everything forward saved: if a VJP had written into
+    a saved array (or into the output), the second gradient or the output would change."""
+    rng = np.random.default_rng(7)
+    x = mg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    t = mg.tensor(rng.random((3, 3)), requires_grad=True)
+    y = IN_PLACE_CASES[name](x, t)
+    out = y.data.copy()
+    seed = rng.standard_normal(y.shape)
+    y.backward(seed, retain_graph=True)
+    first = [None if v.grad is None else v.grad.copy() for v in (x, t)]
+    assert first[0] is not None
+    y.backward(seed)
+    np.testing.assert_array_equal(y.data, out)
+    for v, g in zip((x, t), first):
+        if g is None:
+            assert v.grad is None
+        else:
+            np.testing.assert_allclose(v.grad, 2 * g, rtol=1e-15, atol=0)
