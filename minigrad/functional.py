@@ -1,8 +1,9 @@
 """Stable composites, called like torch.nn.functional.
 
-Each function is either one primitive from ops (already stable by construction: softplus via
-logaddexp, log-sigmoid via −logaddexp(0, −x), logsumexp shifted by its max) or a short expression
-of primitives, so its gradient needs no code of its own.
+Each function is either one primitive from ops (already stable by construction: softplus as
+max(x, 0) + log1p(e^(−|x|)), log-sigmoid as −softplus(−x), BCE-with-logits as softplus(x) − t·x,
+logsumexp shifted by its max; none overflows for any finite x) or a short expression of primitives, so
+its gradient needs no code of its own.
 """
 
 from . import ops
