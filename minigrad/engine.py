@@ -264,16 +264,16 @@ def _leaves_upstream(t):
     """ids of the tensors requiring grad that are leaves of t's recorded graph (t included)."""
     found, stack, seen = set(), [t], set()
     while stack:
-        t = stack.pop()
-        node = t._node
+        entry = stack.pop()
+        node = entry if isinstance(entry, Function) else entry._node
         if node is None or isinstance(node, Cut):
-            if t.requires_grad:
-                found.add(id(t))
+            if entry.requires_grad:
+                found.add(id(entry))
             if isinstance(node, Cut):
                 found.update(node.origins)
         elif id(node) not in seen:
             seen.add(id(node))
-            stack.extend(i for i in (node.inputs or ()) if isinstance(i, Tensor))
+            stack.extend(i for i in (node.inputs or ()) if isinstance(i, (Tensor, Function)))
     return found
 
 
@@ -306,6 +306,11 @@ class Function:
     broadcast axes itself. Return None for inputs that get no gradient; check
     `ctx.needs_input_grad[i]` to skip work for inputs that do not need one. Positions listed in
     `nondifferentiable` never receive a gradient, however the inputs are flagged.
+
+    A recorded node keeps, per input, the node that made it (or, for a leaf, a constant or a tensor cut
+    from the graph, the input itself) and the shape and dtype of its own output (`output_meta`): not the
+    intermediate tensors, so their arrays are freed as soon as nothing else — the user, or an op's
+    save_for_backward — holds them.
     """
 
     nondifferentiable = ()
@@ -322,14 +327,18 @@ class Function:
     def apply(cls, *args, **options):
         ctx = object.__new__(cls)
         arrays = list(args)
+        links = list(args)               # what the node keeps of each input: see `inputs` below
         needs = [False] * len(args)
         requires = marked = False
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 arrays[i] = a.data
+                node = a._node
+                if node is not None and type(node) is not Cut:
+                    links[i] = node
                 if a.requires_grad:
                     needs[i] = requires = True
-                elif a._node is not None:
+                elif node is not None:
                     marked = True
         record = requires and Config.grad_enabled
         masked = False
@@ -355,7 +364,8 @@ class Function:
         result = object.__new__(Tensor)
         result.data, result.grad = out, None
         if record:
-            ctx.inputs = args
+            ctx.inputs = tuple(links)
+            ctx.output_meta = out.shape, out.dtype
             ctx.seq = next(_creation_order)
             if masked or anomaly:
                 ctx.site = _user_site()       # only for nodes that cut the flow, or when debugging
@@ -481,27 +491,31 @@ def _backward(root, seed, retain_graph):
         for inp, need, gi in zip(inputs, node.needs_input_grad, grads):
             if not need or gi is None:
                 continue
-            data = inp.data
-            if gi.shape != data.shape:
-                gi = unbroadcast(gi, data.shape, type(node).__name__)
-            if gi.dtype != data.dtype:
-                gi = gi.astype(data.dtype)
+            leaf = isinstance(inp, Tensor)        # else it is the node that made this input
+            if leaf:
+                data = inp.data
+                shape, dtype = data.shape, data.dtype
+            else:
+                shape, dtype = inp.output_meta
+            if gi.shape != shape:
+                gi = unbroadcast(gi, shape, type(node).__name__)
+            if gi.dtype != dtype:
+                gi = gi.astype(dtype)
             if anomaly and not np.isfinite(gi).all():
                 raise FloatingPointError(f"detect_anomaly: backward of {type(node).__name__} produced a "
-                                         f"non-finite gradient for an input of shape {data.shape} "
+                                         f"non-finite gradient for an input of shape {shape} "
                                          f"(op created at {node.site})")
-            parent = inp._node
-            if parent is None:
+            if leaf:
                 _accumulate(inp, gi, sys.getrefcount(gi))
-            elif parent in pending:
-                pending[parent] = pending[parent] + gi
+            elif inp in pending:
+                pending[inp] = pending[inp] + gi
             else:
-                pending[parent] = gi
-                heapq.heappush(heap, (-parent.seq, parent))
+                pending[inp] = gi
+                heapq.heappush(heap, (-inp.seq, inp))
         if not retain_graph:
-            seq = node.seq
+            seq, meta = node.seq, node.output_meta
             node.__dict__.clear()          # free saved arrays and inputs; `inputs` falls back to None
-            node.seq = seq                 # kept: a later backward must still order this node, then refuse it
+            node.seq, node.output_meta = seq, meta    # a later backward must still order this node, then refuse it
 
 
 _calibrate()

@@ -35,20 +35,31 @@ def _require_graph(node):
                            "before backward(), or pass retain_graph=True to backward()")
 
 
+def _node_of(entry):
+    """The recorded node behind a graph entry: a node keeps, per input, the node that made it, or the
+    input itself when it is a leaf, a constant or a tensor cut from the graph."""
+    node = entry if isinstance(entry, Function) else getattr(entry, "_node", None)
+    _require_graph(node)
+    return node
+
+
+def _requires_grad(entry):
+    return True in entry.needs_input_grad if isinstance(entry, Function) else bool(entry.requires_grad)
+
+
 def _differentiable_leaves(output):
     """ids of the tensors from which a gradient reaches `output` (the engine's own walk)."""
     reached, stack, seen = set(), [output], set()
     while stack:
-        t = stack.pop()
-        if not t.requires_grad:
+        entry = stack.pop()
+        node = _node_of(entry)
+        if not _requires_grad(entry):
             continue
-        reached.add(id(t))
-        node = t._node
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        _require_graph(node)
-        stack.extend(i for i, need in zip(node.inputs, node.needs_input_grad) if need)
+        if node is None:
+            reached.add(id(entry))
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(i for i, need in zip(node.inputs, node.needs_input_grad) if need)
     return reached
 
 
@@ -79,25 +90,23 @@ def _nearest_cuts(output):
     found = {}
     queue, seen = deque([(output, None)]), set()
     while queue:
-        t, cut = queue.popleft()
-        if id(t) in seen:
+        entry, cut = queue.popleft()
+        node = _node_of(entry)
+        key = id(node) if isinstance(node, Function) else id(entry)
+        if key in seen:
             continue
-        seen.add(id(t))
-        node = t._node
+        seen.add(key)
         if node is None:
-            found.setdefault(id(t), cut)
+            found.setdefault(id(entry), cut)
         elif isinstance(node, Cut):
             for leaf, origin in node.origins.items():
                 found.setdefault(leaf, cut or _marker_cut(origin))
-            if t.requires_grad:
-                found.setdefault(id(t), cut)
+            if entry.requires_grad:
+                found.setdefault(id(entry), cut)
         else:
-            _require_graph(node)
-            if t.requires_grad:
-                found.setdefault(id(t), cut)
             for inp, need in zip(node.inputs, node.needs_input_grad):
-                if isinstance(inp, Tensor):    # a masked input that requires grad: this node cuts it
-                    cuts_here = not cut and not need and inp.requires_grad
+                if isinstance(inp, (Tensor, Function)):   # a masked input that requires grad: cut here
+                    cuts_here = not cut and not need and _requires_grad(inp)
                     queue.append((inp, _node_cut(node) if cuts_here else cut))
     return found
 
@@ -174,7 +183,9 @@ class _Graph:
 
     def __init__(self, output, params=None, labels=None, groups=None, keep=None):
         self.names = {id(p): n for n, p in _named(params)} if params is not None else {}
-        self.names.update({id(v): k for k, v in (labels or {}).items()})
+        for name, value in (labels or {}).items():      # an interior tensor is seen through its node
+            node = getattr(value, "_node", None)
+            self.names[id(node if isinstance(node, Function) else value)] = name
         self.spans = [(name, m._span) for name, m in (groups or {}).items() if getattr(m, "_span", None)]
         self.hidden = {id(p) for m in (groups or {}).values() for p in m.parameters()} - {id(keep)}
         self.vertices, self.edges, self.differentiable_edges, self.cut_edges = {}, set(), set(), set()
@@ -182,7 +193,7 @@ class _Graph:
         self.output = self._visit(output)
 
     def _key(self, t):
-        node = t._node if isinstance(t, Tensor) else None
+        node = t if isinstance(t, Function) else getattr(t, "_node", None)
         if isinstance(node, Function):
             for name, (lo, hi) in self.spans:
                 if lo < node.seq < hi:
@@ -197,11 +208,15 @@ class _Graph:
             if id(t) in seen:
                 continue
             seen.add(id(t))
-            k, name = self._key(t), self.names.get(id(t))
-            node = t._node if isinstance(t, Tensor) else None
-            shape = tuple(np.shape(t.data if isinstance(t, Tensor) else t))
+            node = _node_of(t) if isinstance(t, (Tensor, Function)) else None
+            k = self._key(t)
+            name = self.names.get(id(node)) if isinstance(node, Function) else None
+            name = name or self.names.get(id(t))
+            if isinstance(t, Function):
+                shape = tuple(t.output_meta[0])
+            else:
+                shape = tuple(np.shape(t.data if isinstance(t, Tensor) else t))
             if isinstance(node, Function):
-                _require_graph(node)
                 op = type(node).__name__
                 if k not in self.vertices:
                     kind = "stochastic" if getattr(node, "stochastic", False) else (
@@ -211,14 +226,14 @@ class _Graph:
                 elif k[0] == "group" and node.seq > self.vertices[k]["seq"]:
                     self.vertices[k].update(shape=shape, seq=node.seq)
                 for inp, need in zip(node.inputs, node.needs_input_grad):
-                    if not isinstance(inp, (Tensor, np.ndarray)) or id(inp) in self.hidden:
+                    if not isinstance(inp, (Tensor, Function, np.ndarray)) or id(inp) in self.hidden:
                         continue
                     ik = self._key(inp)
                     if ik != k:
                         self.edges.add((ik, k))
                         if need:
                             self.differentiable_edges.add((ik, k))
-                        elif isinstance(inp, Tensor) and inp.requires_grad:
+                        elif not isinstance(inp, np.ndarray) and _requires_grad(inp):
                             self.cut_edges.add((ik, k))
                     stack.append(inp)
             else:

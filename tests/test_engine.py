@@ -830,3 +830,25 @@ def test_backward_twice_gives_the_same_gradients_and_leaves_outputs_alone(name):
             assert v.grad is None
         else:
             np.testing.assert_allclose(v.grad, 2 * g, rtol=1e-15, atol=0)
+
+
+def test_an_intermediate_result_is_freed_as_soon_as_nobody_holds_it():
+    """Nodes link to the nodes that made their inputs, not to the intermediate tensors: h's array goes
+    away when the user drops h (Tanh saves its output, not its input), and backward still works."""
+    import weakref
+    x = mg.tensor(np.full((50, 50), 0.3), requires_grad=True)
+    h = x * 2.0
+    alive = weakref.ref(h.data)
+    y = mg.tanh(h)
+    del h
+    assert alive() is None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * (1 - np.tanh(0.6) ** 2), rtol=1e-14)
+
+
+def test_a_node_reused_after_its_graph_was_released_still_gets_the_clear_error():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    (y * 2.0).sum().backward()           # releases y's node
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        (y * 5.0).sum().backward()
