@@ -1,6 +1,6 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
-from . import distributions, estimators, functional, nn, optim
+from . import distributions, estimators, functional, nn, optim, random
 from .allocator import tune_allocator
 from .engine import (
     Function,
@@ -57,6 +57,7 @@ from .ops import (
     transpose,
     where,
 )
+from .random import as_generator
 from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam
 
 __version__ = "0.1.0"

@@ -32,6 +32,7 @@ from scipy import special
 
 from . import ops
 from .engine import Function, Tensor, no_grad
+from .random import as_generator
 from .reparam import GaussianReparam
 
 __all__ = [
@@ -142,16 +143,6 @@ class Digamma(Function):
 # Helpers: randomness only from an explicit Generator, shapes, dtypes, validation
 
 
-def _require_rng(rng, where):
-    if rng is None:
-        raise ValueError(f"{where}: pass rng= (a numpy.random.Generator) or the noise itself; minigrad never "
-                         "draws from hidden global random state")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
-                        f"got {type(rng).__name__}")
-    return rng
-
-
 def _sample_shape(sample_shape, where):
     shape = (sample_shape,) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
     if any(not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
@@ -169,7 +160,7 @@ def uniform_open(rng, shape, dtype=np.float64):
 
     Generator.random draws from [0, 1); the (rare) zeros are redrawn, so u never hits 0 (where every
     quantile function diverges) and never rounds to 1, since it is drawn in its own dtype."""
-    rng = _require_rng(rng, "uniform_open")
+    rng = as_generator(rng, "uniform_open")
     dtype = _float_dtype(np.dtype(dtype))
     u = rng.random(shape, dtype=dtype)
     zero = u == 0
@@ -280,7 +271,7 @@ class Distribution:
         """The u of an inverse-CDF sample: given, or drawn from rng with shape (*sample_shape, *batch_shape)."""
         if u is None:
             shape = _sample_shape(sample_shape, where) + self.batch_shape
-            return Tensor(uniform_open(_require_rng(rng, where), shape, self.dtype))
+            return Tensor(uniform_open(as_generator(rng, where), shape, self.dtype))
         if rng is not None or _sample_shape(sample_shape or (), where):
             raise ValueError(f"{where}: pass either u, or rng (and sample_shape), not both")
         u = self._value(u)
@@ -353,7 +344,7 @@ class Normal(Distribution):
         outside the graph, or the given constant `eps` (an ndarray or a tensor that does not require grad)."""
         if eps is None:
             shape = _sample_shape(sample_shape, "Normal.rsample") + self.batch_shape
-            rng = _require_rng(rng, "Normal.rsample")
+            rng = as_generator(rng, "Normal.rsample")
             eps = rng.standard_normal(shape, dtype=_float_dtype(self.dtype))
         elif rng is not None or _sample_shape(sample_shape or (), "Normal.rsample"):
             raise ValueError("Normal.rsample: pass either eps, or rng (and sample_shape), not both")
@@ -446,7 +437,7 @@ class Bernoulli(Distribution):
     def sample(self, rng=None, sample_shape=()):
         """x ∈ {0, 1} with P(x = 1) = σ(logits), shape (*sample_shape, *batch_shape), from `rng`."""
         shape = _sample_shape(sample_shape, "Bernoulli.sample") + self.batch_shape
-        u = _require_rng(rng, "Bernoulli.sample").random(shape)
+        u = as_generator(rng, "Bernoulli.sample").random(shape)
         return Tensor((u < special.expit(self.logits.data)).astype(self.dtype))
 
     def entropy(self):

@@ -33,14 +33,9 @@ reduces a parameter is detected when the batch shape does not come out as (M, *b
 import numpy as np
 
 from .engine import Tensor, no_grad
+from .random import as_generator
 
 __all__ = ["pathwise_gradient", "score_function_gradient"]
-
-
-def _check_rng(rng, where):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
-                        f"got {type(rng).__name__}")
 
 
 def _param_arrays(params, where):
@@ -106,7 +101,7 @@ def pathwise_gradient(make_dist, params, f, n_samples, rng, *, method="rsample",
     per_sample=True gives the M single-sample estimates). Parameters inside f that require grad (say, a
     decoder's weights) get their summed gradient accumulated into `.grad` as a side effect of backward."""
     where = "pathwise_gradient"
-    _check_rng(rng, where)
+    rng = as_generator(rng, where)
     m = _n_samples(n_samples, where)
     arrays = _param_arrays(params, where)
     leaves, dist = _replicated_dist(make_dist, arrays, m, where)
@@ -152,7 +147,7 @@ def score_function_gradient(make_dist, params, f, n_samples, rng, *, baseline=No
               still unbiased; the per-sample estimates are then correlated through b).
     Returns one ndarray per parameter (per_sample=True: the M single-sample estimates)."""
     where = "score_function_gradient"
-    _check_rng(rng, where)
+    rng = as_generator(rng, where)
     m = _n_samples(n_samples, where)
     arrays = _param_arrays(params, where)
     leaves, dist = _replicated_dist(make_dist, arrays, m, where)

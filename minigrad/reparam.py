@@ -16,6 +16,7 @@ import numpy as np
 
 from .engine import Function, Tensor
 from .ops import exp
+from .random import as_generator
 
 __all__ = ["GaussianReparam", "DirectGaussianSample", "gaussian_reparam"]
 
@@ -83,8 +84,7 @@ class DirectGaussianSample(Function):
     stochastic = True        # drawn in red by minigrad.graph.draw
 
     def forward(ctx, mu, sigma, rng, sample_shape=()):
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"DirectGaussianSample: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        rng = as_generator(rng, "DirectGaussianSample")
         batch = _batch_shape("DirectGaussianSample", mu, sigma)
         _check_scale("DirectGaussianSample", sigma)
         dtype = np.result_type(mu, sigma)

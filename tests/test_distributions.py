@@ -475,13 +475,16 @@ def test_float32_u_that_rounds_to_one_is_rejected():
 
 
 def test_rsample_needs_a_generator_or_the_noise():
+    rule = r"rsample: rng must be a numpy.random.Generator or an int seed, got nothing \(rng=None\)"
     for dist in (Normal(0.0, 1.0), Exponential(1.0)):
-        with pytest.raises(ValueError, match=r"rsample: pass rng= \(a numpy.random.Generator\)"):
+        with pytest.raises(TypeError, match=rule):
             dist.rsample()
-        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-            dist.rsample(rng=0)
-        with pytest.raises(ValueError, match="rsample: pass rng="):
+        with pytest.raises(TypeError, match=rule.replace("rsample", "sample")):
             dist.sample()
+        with pytest.raises(TypeError, match="got str"):
+            dist.rsample(rng="0")
+        # the one rule (minigrad.random.as_generator): an int is a seed for a new Generator
+        assert dist.rsample(rng=7).item() == dist.rsample(rng=np.random.default_rng(7)).item()
 
 
 def test_normal_rsample_rejects_eps_requiring_grad_and_wrong_shapes():

@@ -318,7 +318,7 @@ def test_estimator_argument_errors():
     with pytest.raises(TypeError, match="f\\(z\\) must be a Tensor computed from z with minigrad ops"):
         pathwise_gradient(Normal, [0.0, 1.0], lambda z: np.asarray(z.data) ** 2, 10, rng)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-        pathwise_gradient(Normal, [0.0, 1.0], lambda z: z, 10, 0)
+        pathwise_gradient(Normal, [0.0, 1.0], lambda z: z, 10, None)
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):
         score_function_gradient(Normal, [0.0, 1.0], lambda z: z, 0, rng)
     with pytest.raises(TypeError, match="params must be a list"):

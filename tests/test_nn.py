@@ -79,8 +79,8 @@ def test_named_parameters_order_dotted_names_lists_and_sharing():
 
 
 def test_named_parameters_with_prefix():
-    assert names(nn.Linear(2, 2)) == ["weight", "bias"]
-    assert [n for n, _ in nn.Linear(2, 2).named_parameters(prefix="enc.")] == ["enc.weight", "enc.bias"]
+    assert names(nn.Linear(2, 2, rng=0)) == ["weight", "bias"]
+    assert [n for n, _ in nn.Linear(2, 2, rng=0).named_parameters(prefix="enc.")] == ["enc.weight", "enc.bias"]
 
 
 def test_tied_weights_across_submodules_are_listed_once():
@@ -92,7 +92,8 @@ def test_tied_weights_across_submodules_are_listed_once():
 
 
 def test_sequential_names_like_pytorch_and_nested():
-    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1)))
+    model = nn.Sequential(nn.Linear(4, 3, rng=0), nn.ReLU(),
+                          nn.Sequential(nn.Linear(3, 2, rng=0), nn.Tanh(), nn.Linear(2, 1, rng=0)))
     assert names(model) == ["0.weight", "0.bias", "2.0.weight", "2.0.bias", "2.2.weight", "2.2.bias"]
     assert len(model) == 3 and isinstance(model[1], nn.ReLU) and isinstance(model[2][2], nn.Linear)
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Sequential"]
@@ -100,13 +101,13 @@ def test_sequential_names_like_pytorch_and_nested():
 
 def test_sequential_rejects_non_modules():
     with pytest.raises(TypeError, match="Sequential: item 1 is a function, not a Module"):
-        nn.Sequential(nn.Linear(2, 2), mg.tanh)
+        nn.Sequential(nn.Linear(2, 2, rng=0), mg.tanh)
 
 
 def test_modules_without_parameters():
     for act in (nn.Tanh(), nn.ReLU(), nn.Sigmoid(), nn.Softplus(), nn.LeakyReLU(0.2)):
         assert act.parameters() == [] and act.state_dict() == {}
-    assert names(nn.Linear(3, 2, bias=False)) == ["weight"]
+    assert names(nn.Linear(3, 2, bias=False, rng=0)) == ["weight"]
 
 
 def test_zero_grad_clears_every_parameter_gradient():
@@ -206,7 +207,7 @@ def test_failed_load_changes_nothing():
 
 
 def test_load_state_dict_rejects_non_numeric_values():
-    model = nn.Linear(2, 2)
+    model = nn.Linear(2, 2, rng=0)
     sd = model.state_dict()
     sd["bias"] = np.array([True, False])
     with pytest.raises(TypeError, match="'bias' has dtype bool, expected numbers"):
@@ -360,13 +361,13 @@ def test_same_seed_gives_identical_weights_and_different_seeds_differ():
 
 def test_linear_init_argument_is_validated():
     with pytest.raises(ValueError, match="Linear: init must be 'glorot' or 'he', got 'xavier'"):
-        nn.Linear(2, 2, init="xavier")
+        nn.Linear(2, 2, init="xavier", rng=0)
 
 
 @pytest.mark.parametrize("sizes", [(0, 3), (3, 0), (-1, 2), (2.5, 3)])
 def test_linear_sizes_must_be_positive_integers(sizes):
     with pytest.raises(ValueError, match="Linear: in_features and out_features must be positive integers"):
-        nn.Linear(*sizes)
+        nn.Linear(*sizes, rng=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,7 +439,7 @@ def test_leaky_relu_slope_is_used_in_backward():
 
 
 def test_mlp_structure_and_names():
-    model = nn.MLP([3, 5, 4, 2], activation="relu")
+    model = nn.MLP([3, 5, 4, 2], activation="relu", rng=0)
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
     assert names(model) == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
     assert [m.weight.shape for m in model if isinstance(m, nn.Linear)] == [(5, 3), (4, 5), (2, 4)]
@@ -449,8 +450,8 @@ def test_mlp_output_activation_and_activation_class():
     assert [type(m).__name__ for m in model] == ["Linear", "Softplus", "Linear", "Sigmoid"]
     out = model(mg.tensor(randn(0, 10, 3, dtype=np.float32))).data
     assert np.all((out > 0) & (out < 1))
-    assert type(nn.MLP([2, 2], output_activation=nn.Tanh)[1]) is nn.Tanh
-    assert len(nn.MLP([2, 2])) == 1                      # a single layer: no activation at all
+    assert type(nn.MLP([2, 2], output_activation=nn.Tanh, rng=0)[1]) is nn.Tanh
+    assert len(nn.MLP([2, 2], rng=0)) == 1                      # a single layer: no activation at all
 
 
 @pytest.mark.parametrize("activation, init", [("tanh", "glorot"), ("sigmoid", "glorot"), ("softplus", "glorot"),
@@ -467,12 +468,12 @@ def test_mlp_initialization_follows_the_activation(activation, init):
 @pytest.mark.parametrize("sizes", [[], [3], (4,)])
 def test_mlp_needs_two_sizes(sizes):
     with pytest.raises(ValueError, match="MLP: sizes needs at least an input and an output size"):
-        nn.MLP(sizes)
+        nn.MLP(sizes, rng=0)
 
 
 def test_mlp_sizes_must_be_positive():
     with pytest.raises(ValueError, match="must be positive integers, got 4 and 0"):
-        nn.MLP([3, 4, 0])
+        nn.MLP([3, 4, 0], rng=0)
 
 
 @pytest.mark.parametrize("kwargs, what", [({"activation": "gelu"}, "activation 'gelu'"),

@@ -235,4 +235,4 @@ def test_mu_sigma_that_do_not_broadcast_are_rejected():
 
 def test_direct_sample_needs_a_generator():
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-        DirectGaussianSample.apply(np.zeros(2), np.ones(2), 0)
+        DirectGaussianSample.apply(np.zeros(2), np.ones(2), "0")

@@ -24,10 +24,11 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 from minigrad.functional import binary_cross_entropy_with_logits
+from minigrad.random import as_generator
 
 from .io import CheckpointError, load_npz, save_npz
 
-__all__ = ["VAE", "ELBO", "as_generator", "kl_to_standard_normal", "gaussian_log_prob", "standard_normal_log_prob"]
+__all__ = ["VAE", "ELBO", "kl_to_standard_normal", "gaussian_log_prob", "standard_normal_log_prob"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -42,16 +43,6 @@ IWAE_CHUNK_ELEMENTS = 1 << 22
 ELBO = namedtuple("ELBO", ["elbo", "reconstruction", "kl"])
 ELBO.__doc__ = """Per-example terms of the evidence lower bound, in nats (tensors of shape (B,)):
 elbo = reconstruction − kl, reconstruction ≈ E_{q_φ(z|x)}[log p_θ(x|z)], kl = KL(q_φ(z|x) ‖ N(0, I))."""
-
-
-def as_generator(rng, where):
-    """The numpy Generator every random draw goes through: a Generator as given, an int as a seed."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{where}: rng must be a numpy.random.Generator (or an int seed), got "
-                    f"{type(rng).__name__}; pass rng=np.random.default_rng(seed)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -113,7 +104,7 @@ class VAE(nn.Module):
             if not isinstance(obs_std, (int, float)) or not (obs_std > 0 and math.isfinite(obs_std)):
                 raise ValueError(f"VAE: obs_std must be 'learned' or a positive number, got {obs_std!r}")
             obs_std = float(obs_std)
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng = as_generator(rng, "VAE")
 
         self.input_dim, self.hidden_dims, self.latent_dim = int(input_dim), tuple(int(h) for h in hidden_dims), \
             int(latent_dim)

@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import functional, ops
 from ..engine import Tensor, _as_array, _creation_order
+from ..random import as_generator
 from . import utils
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "MLP", "Tanh", "ReLU", "Sigmoid",
@@ -100,10 +101,6 @@ class Module:
         return ""
 
 
-def _rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 class Linear(Module):
     """y = x Wᵀ + b with W of shape (out_features, in_features).
 
@@ -114,7 +111,7 @@ class Linear(Module):
         if not all(isinstance(n, (int, np.integer)) and n > 0 for n in (in_features, out_features)):
             raise ValueError(f"Linear: in_features and out_features must be positive integers, got "
                              f"{in_features!r} and {out_features!r}")
-        rng = _rng(rng)
+        rng = as_generator(rng, "Linear")
         if init == "glorot":
             limit = np.sqrt(6.0 / (in_features + out_features))
             w = rng.uniform(-limit, limit, size=(out_features, in_features))
@@ -211,7 +208,7 @@ class MLP(Sequential):
         act = _activation(activation, "activation")
         out_act = None if output_activation is None else _activation(output_activation, "output_activation")
         init = "he" if act in (ReLU, LeakyReLU) else "glorot"
-        rng = _rng(rng)
+        rng = as_generator(rng, "MLP")
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Linear(n_in, n_out, dtype=dtype, rng=rng, init=init))
