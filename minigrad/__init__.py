@@ -1,6 +1,6 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
-from . import distributions, estimators, functional, nn, optim, random
+from . import distributions, estimators, nn, optim, random
 from .allocator import tune_allocator
 from .engine import (
     Function,
@@ -19,44 +19,8 @@ from .engine import (
 from .estimators import pathwise_gradient, score_function_gradient
 from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .graph import draw, explain, to_dot
-from .ops import (
-    abs,
-    add,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    div,
-    exp,
-    expand_dims,
-    leaky_relu,
-    log,
-    log1p,
-    log_sigmoid,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softplus,
-    sqrt,
-    squeeze,
-    stack,
-    sub,
-    sum,
-    tanh,
-    transpose,
-    where,
-)
+from .nn import functional  # minigrad.functional is minigrad.nn.functional, one module
+from .ops import *  # noqa: F403 - every op function is also minigrad.<name>
 from .random import as_generator
 from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam
 

@@ -21,8 +21,8 @@ Invalid parameters raise ValueError naming the distribution, the parameter and t
 random draw comes from the `numpy.random.Generator` you pass; nothing reads global random state.
 A value given as a number or array to `log_prob`, `cdf` or `icdf` is cast to the distribution's dtype.
 
-Special functions minigrad's ops lack (Φ, Φ⁻¹, the Cauchy quantile, arctan, expm1, log Γ, ψ) are
-defined at the top of this module as small Functions, forward and VJP side by side.
+The special functions these need (Φ, Φ⁻¹, the Cauchy quantile, arctan, expm1, log Γ, ψ) are primitive
+ops like any other: `minigrad.ops.special` and `minigrad.ops.elementwise`.
 """
 
 import math
@@ -31,112 +31,19 @@ import numpy as np
 from scipy import special
 
 from . import ops
-from .engine import Function, Tensor, no_grad
+from .engine import Tensor, no_grad
+from .ops import Arctan, Digamma, Expm1, LogGamma, Ndtr, Ndtri, StandardCauchyQuantile
 from .random import as_generator
 from .reparam import GaussianReparam
 
 __all__ = [
     "Distribution", "InverseCDFDistribution", "Normal", "Bernoulli", "Exponential", "Logistic", "Gumbel",
     "Laplace", "Cauchy", "Weibull", "Kumaraswamy", "kl_divergence", "uniform_open",
-    "Ndtr", "Ndtri", "StandardCauchyQuantile", "Arctan", "Expm1", "LogGamma", "Digamma",
 ]
 
 EULER_GAMMA = 0.57721566490153286061
 _LOG_2PI = math.log(2 * math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
-
-
-# ----------------------------------------------------------------------------------------------
-# Special functions as graph nodes (y is the output, ḡ the incoming gradient)
-
-
-class Ndtr(Function):
-    """y = Φ(x), the standard normal CDF;  x̄ = ḡ · φ(x) = ḡ · exp(−x²/2) / √(2π)"""
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return special.ndtr(x)
-
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * (np.exp(-0.5 * x * x) / _SQRT_2PI)
-
-
-class Ndtri(Function):
-    """y = Φ⁻¹(u), the standard normal quantile (scipy.special.ndtri);  ū = ḡ / φ(y) = ḡ · √(2π) e^{y²/2}
-
-    In an inverse-CDF sample u is a constant and no ū is ever computed; the VJP is there so that
-    icdf can also be differentiated in u (and gradient-checked)."""
-    def forward(ctx, u):
-        y = special.ndtri(u)
-        ctx.save_for_backward(y)
-        return y
-
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        with np.errstate(over="ignore"):          # 1/φ(y) is +inf, correctly, in the far tails
-            return g * (_SQRT_2PI * np.exp(0.5 * y * y))
-
-
-class StandardCauchyQuantile(Function):
-    """y = tan(π(u − ½));  ū = ḡ · π (1 + y²)
-
-    Evaluated as −cot(πu) for u < ½ and cot(π(1 − u)) otherwise: 1 − u is exact there, so both
-    tails keep full relative precision (tan(π(u − ½)) loses it to the rounding of u − ½)."""
-    def forward(ctx, u):
-        lower = u < 0.5
-        y = np.where(lower, -1.0 / np.tan(np.pi * np.where(lower, u, 0.25)),
-                     1.0 / np.tan(np.pi * np.where(lower, 0.25, 1 - u))).astype(u.dtype, copy=False)
-        ctx.save_for_backward(y)
-        return y
-
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (np.pi * (1 + y * y))
-
-
-class Arctan(Function):
-    """y = arctan x;  x̄ = ḡ / (1 + x²)"""
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.arctan(x)
-
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / (1 + x * x)
-
-
-class Expm1(Function):
-    """y = eˣ − 1 (accurate for small x);  x̄ = ḡ · (y + 1)"""
-    def forward(ctx, x):
-        y = np.expm1(x)
-        ctx.save_for_backward(y)
-        return y
-
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (y + 1)
-
-
-class LogGamma(Function):
-    """y = log Γ(x) for x > 0;  x̄ = ḡ · ψ(x) (the digamma function)"""
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return special.gammaln(x)
-
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * special.digamma(x)
-
-
-class Digamma(Function):
-    """y = ψ(x) = d log Γ(x) / dx;  x̄ = ḡ · ψ′(x) (the trigamma function, polygamma(1, x))"""
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return special.digamma(x)
-
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * special.polygamma(1, x)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,25 +18,19 @@ from scipy import integrate, special, stats
 import minigrad as mg
 from minigrad.distributions import (
     EULER_GAMMA,
-    Arctan,
     Bernoulli,
     Cauchy,
-    Digamma,
-    Expm1,
     Exponential,
     Gumbel,
     Kumaraswamy,
     Laplace,
-    LogGamma,
     Logistic,
-    Ndtr,
-    Ndtri,
     Normal,
-    StandardCauchyQuantile,
     Weibull,
     kl_divergence,
     uniform_open,
 )
+from minigrad.ops import Arctan, Digamma, Expm1, LogGamma, Ndtr, Ndtri, StandardCauchyQuantile
 
 
 class _KumaraswamyRef(stats.rv_continuous):

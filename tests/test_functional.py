@@ -1,4 +1,4 @@
-"""minigrad.functional: values against textbook formulas, gradients against gradcheck and closed forms,
+"""minigrad.nn.functional: values against textbook formulas, gradients against gradcheck and closed forms,
 and numerical stability for |x| up to 1e4 (values and gradients finite and equal to the asymptotic
 ones, no RuntimeWarning).
 
@@ -16,7 +16,7 @@ import pytest
 import scipy.special
 
 import minigrad as mg
-import minigrad.functional as F
+import minigrad.nn.functional as F
 
 SIG = scipy.special.expit
 BIG = np.array([-1e4, -1e3, -50.0, 50.0, 1e3, 1e4])

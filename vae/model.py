@@ -23,7 +23,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.functional import binary_cross_entropy_with_logits
+from minigrad.nn.functional import binary_cross_entropy_with_logits
 from minigrad.random import as_generator
 
 from .io import CheckpointError, load_npz, save_npz

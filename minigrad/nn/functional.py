@@ -1,4 +1,4 @@
-"""Stable composites, called like torch.nn.functional.
+"""Stable composites, called like torch.nn.functional (also reachable as `minigrad.functional`).
 
 Each function is either one primitive from ops (already stable by construction: softplus as
 max(x, 0) + log1p(e^(−|x|)), log-sigmoid as −softplus(−x), BCE-with-logits as softplus(x) − t·x,
@@ -6,8 +6,8 @@ logsumexp shifted by its max; none overflows for any finite x) or a short expres
 its gradient needs no code of its own.
 """
 
-from . import ops
-from .ops import (  # noqa: F401 - re-exported: the functional API is the ops users call most
+from .. import ops
+from ..ops import (  # noqa: F401 - re-exported: the functional API is the ops users call most
     leaky_relu,
     log_sigmoid,
     logsumexp,
