@@ -22,6 +22,6 @@ from .graph import draw, explain, to_dot
 from .nn import functional  # minigrad.functional is minigrad.nn.functional, one module
 from .ops import *  # noqa: F403 - every op function is also minigrad.<name>
 from .random import as_generator
-from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam
+from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam_logvar
 
 __version__ = "0.1.0"

@@ -1,8 +1,9 @@
 """See the gradient flow: which parameters ∇ reaches, where it is cut, and the graph itself drawn.
 
-Everything here reads what the engine already records: each Function node's inputs and
+Everything here reads what the engine already records: each Function node's `parents` and
 `needs_input_grad`, the creation site that nodes cutting the flow keep (`site`), and the `Cut`
-markers that detach() and no_grad regions leave on their outputs. Nothing is switched on beforehand.
+markers that detach() and no_grad regions leave on their outputs (each keeps the nodes, markers and
+leaves it came from). Nothing is switched on beforehand, and nothing here runs on an op's path.
 
 A parameter θ gets a gradient from an output L exactly when there is a path θ → … → L whose every
 edge is differentiable (the consuming node's needs_input_grad is True for it). Otherwise, walking back
@@ -30,20 +31,22 @@ def _named(params):
 
 
 def _require_graph(node):
-    if isinstance(node, Function) and node.inputs is None:
+    if isinstance(node, Function) and node.parents is None:
         raise RuntimeError(f"the graph through {type(node).__name__} was released by backward(); call this "
                            "before backward(), or pass retain_graph=True to backward()")
 
 
 def _node_of(entry):
-    """The recorded node behind a graph entry: a node keeps, per input, the node that made it, or the
-    input itself when it is a leaf, a constant or a tensor cut from the graph."""
-    node = entry if isinstance(entry, Function) else getattr(entry, "_node", None)
+    """The recorded node (or Cut marker) behind a graph entry: a node keeps, per input, the node that
+    made it, or the input itself when it is a leaf, a constant or a tensor cut from the graph."""
+    node = entry if isinstance(entry, (Function, Cut)) else getattr(entry, "_node", None)
     _require_graph(node)
     return node
 
 
 def _requires_grad(entry):
+    if isinstance(entry, Cut):
+        return False
     return True in entry.needs_input_grad if isinstance(entry, Function) else bool(entry.requires_grad)
 
 
@@ -59,7 +62,7 @@ def _differentiable_leaves(output):
             reached.add(id(entry))
         elif id(node) not in seen:
             seen.add(id(node))
-            stack.extend(i for i, need in zip(node.inputs, node.needs_input_grad) if need)
+            stack.extend(i for i, need in zip(node.parents, node.needs_input_grad) if need)
     return reached
 
 
@@ -77,8 +80,6 @@ def _node_cut(node):
 
 
 def _marker_cut(cut):
-    if isinstance(cut, Function):           # a recorded node that passes no gradient, carried by a Cut
-        return _node_cut(cut)
     if cut.kind == "detach":
         return _CutAt("detach", cut.site, "detach()")
     return _CutAt(cut.op, cut.site, f"{cut.op} under no_grad")
@@ -92,22 +93,22 @@ def _nearest_cuts(output):
     while queue:
         entry, cut = queue.popleft()
         node = _node_of(entry)
-        key = id(node) if isinstance(node, Function) else id(entry)
+        key = id(node) if node is not None else id(entry)
         if key in seen:
             continue
         seen.add(key)
         if node is None:
             found.setdefault(id(entry), cut)
-        elif isinstance(node, Cut):
-            for leaf, origin in node.origins.items():
-                found.setdefault(leaf, cut or _marker_cut(origin))
-            if entry.requires_grad:
-                found.setdefault(id(entry), cut)
+        elif isinstance(node, Cut):             # walk on behind the marker; its own cut, if nearer
+            if isinstance(entry, Tensor) and entry.requires_grad:
+                found.setdefault(id(entry), cut)        # a tensor cut from the graph and made a leaf again
+            here = cut or (_marker_cut(node) if node.kind else None)
+            queue.extend((source, here) for source in node.sources)
         else:
-            for inp, need in zip(node.inputs, node.needs_input_grad):
-                if isinstance(inp, (Tensor, Function)):   # a masked input that requires grad: cut here
-                    cuts_here = not cut and not need and _requires_grad(inp)
-                    queue.append((inp, _node_cut(node) if cuts_here else cut))
+            for parent, need in zip(node.parents, node.needs_input_grad):
+                if isinstance(parent, (Tensor, Function)):   # a masked input that requires grad: cut here
+                    cuts_here = not cut and not need and _requires_grad(parent)
+                    queue.append((parent, _node_cut(node) if cuts_here else cut))
     return found
 
 
@@ -213,7 +214,7 @@ class _Graph:
             name = self.names.get(id(node)) if isinstance(node, Function) else None
             name = name or self.names.get(id(t))
             if isinstance(t, Function):
-                shape = tuple(t.output_meta[0])
+                shape = tuple(t.out_shape)
             else:
                 shape = tuple(np.shape(t.data if isinstance(t, Tensor) else t))
             if isinstance(node, Function):
@@ -225,7 +226,7 @@ class _Graph:
                     self.vertices[k] = {"label": label, "kind": kind, "shape": shape, "seq": node.seq}
                 elif k[0] == "group" and node.seq > self.vertices[k]["seq"]:
                     self.vertices[k].update(shape=shape, seq=node.seq)
-                for inp, need in zip(node.inputs, node.needs_input_grad):
+                for inp, need in zip(node.parents, node.needs_input_grad):
                     if not isinstance(inp, (Tensor, Function, np.ndarray)) or id(inp) in self.hidden:
                         continue
                     ik = self._key(inp)

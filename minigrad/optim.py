@@ -56,6 +56,7 @@ class Optimizer:
                              step=0)
             state["step"] += 1
             self._update(p.data, p.grad, state, state["scratch"])
+            p._bump_version()                  # a node that saved p must not use the new values
 
     def _update(self, param, grad, state, scratch):
         raise NotImplementedError

@@ -97,16 +97,58 @@ def test_detach_is_named_with_its_line():
 
 
 def test_no_grad_region_is_named_with_its_line():
+    """The site of a no_grad cut is the `with no_grad()` that opened the region (recorded once per
+    region, not per op); under detect_anomaly, the line of the op itself."""
     model = TinyVAE()
     x, eps, _ = data()
     with mg.no_grad():
+        site = previous_line()
         h = model.encoder(x)
-    site = previous_line()
     z = h[:, :2] * 1.0
     e = explain(loss_of(model, z, x), model, show=False)
     for r in rows_by_prefix(e, "encoder."):
         assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
     assert all(r["reachable"] for r in rows_by_prefix(e, "decoder."))
+    with mg.no_grad(), mg.detect_anomaly():
+        h = model.encoder(x)
+        site = previous_line()
+    e = explain(loss_of(model, h[:, :2] * 1.0, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
+
+
+def test_a_decorated_no_grad_function_is_a_region_too():
+    model = TinyVAE()
+    x, eps, _ = data()
+
+    @mg.no_grad
+    def encode(x):
+        return model.encoder(x)
+
+    h = encode(x)
+    site = previous_line()
+    e = explain(loss_of(model, h[:, :2] * 1.0, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
+
+
+def test_a_cut_keeps_only_its_direct_sources_and_explain_walks_them_later():
+    """detach() and ops under no_grad are O(1): their marker keeps the node (or leaf) each input came
+    from, not the set of leaves upstream (which once cost a walk of the whole graph per detach)."""
+    w = mg.tensor(np.ones(2), requires_grad=True)
+    x = w
+    for _ in range(1000):
+        x = x * 1.0
+    d = x.detach()
+    assert d._node.kind == "detach" and d._node.sources == (x._node,)
+    with mg.no_grad():
+        n = x * w
+    assert n._node.kind == "no_grad" and n._node.sources == [x._node, w]
+    carried = d * 2.0
+    assert carried._node.kind is None and carried._node.sources == [d._node]
+    for out, op in ((d, "detach"), (n, "Mul"), (carried, "detach")):
+        row = explain((out * mg.tensor(np.ones(2), requires_grad=True)).sum(), {"w": w}, show=False)["w"]
+        assert not row["reachable"] and row["op"] == op, row
 
 
 def test_unused_and_frozen_parameters():

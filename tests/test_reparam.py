@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 import minigrad as mg
-from minigrad import DirectGaussianSample, GaussianReparam, gaussian_reparam
+from minigrad import DirectGaussianSample, GaussianReparam, gaussian_reparam_logvar
 from minigrad.distributions import Bernoulli, Normal, kl_divergence
 
 X_DIM, HIDDEN, LATENT, BATCH = 5, 8, 3, 4
@@ -39,7 +39,7 @@ class TinyVAE:
 
     def loss_reparam(self, eps):
         mu, logvar = self.encode()
-        return self.reconstruction(gaussian_reparam(mu, logvar, eps))
+        return self.reconstruction(gaussian_reparam_logvar(mu, logvar, eps))
 
     def loss_direct(self, seed):
         mu, logvar = self.encode()
@@ -183,14 +183,14 @@ def test_gaussian_reparam_vjp_formula_with_sample_axis():
 
 
 def test_gaussian_reparam_helper_from_log_variance():
-    """gaussian_reparam(μ, log σ², ε) = μ + exp(½ log σ²) ε, gradient-checked in μ and log σ²."""
+    """gaussian_reparam_logvar(μ, log σ², ε) = μ + exp(½ log σ²) ε, gradient-checked in μ and log σ²."""
     rng = np.random.default_rng(2)
     mu = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     logvar = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     eps = rng.standard_normal((4, 2, 3))
-    z = gaussian_reparam(mu, logvar, eps)
+    z = gaussian_reparam_logvar(mu, logvar, eps)
     np.testing.assert_allclose(z.data, mu.data + np.exp(0.5 * logvar.data) * eps)
-    assert mg.gradcheck(lambda m, lv: gaussian_reparam(m, lv, eps), [mu, logvar])
+    assert mg.gradcheck(lambda m, lv: gaussian_reparam_logvar(m, lv, eps), [mu, logvar])
 
 
 def test_gaussian_reparam_keeps_float32():

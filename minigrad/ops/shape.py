@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..engine import Function, Tensor
+from ..engine import Function, Tensor, index_arrays
 
 __all__ = ['Reshape', 'reshape', 'Transpose', 'transpose', 'BroadcastTo', 'broadcast_to', 'ExpandDims',
     'expand_dims', 'Squeeze', 'squeeze', 'GetItem', 'getitem', 'Concatenate', 'concatenate', 'Stack', 'stack',
@@ -99,19 +99,8 @@ class GetItem(Function):
         return gx
 
 
-def _index(index):
-    """Tensors inside an index are read as their data (integer or bool arrays), lists as arrays."""
-    if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 def getitem(x, index):
-    return GetItem.apply(x, _index(index))
+    return GetItem.apply(x, index_arrays(index))
 
 
 class Concatenate(Function):
