@@ -124,7 +124,7 @@ def test_unary_gradients_have_the_textbook_values():
         "exp": np.exp(x), "tanh": 1 - np.tanh(x) ** 2, "sigmoid": SIG(x) * (1 - SIG(x)),
         "relu": (x > 0) * 1.0, "leaky_relu": np.where(x > 0, 1.0, 0.01), "softplus": SIG(x),
         "log_sigmoid": SIG(-x), "abs": np.sign(x), "neg": -np.ones(4),
-        "clip": ((x >= -0.5) & (x <= 0.7)) * 1.0, "sin": np.cos(x), "cos": -np.sin(x),
+        "clip": ((x > -0.5) & (x < 0.7)) * 1.0, "sin": np.cos(x), "cos": -np.sin(x),
     }
     for name, expected in cases.items():
         t = leaf(x)

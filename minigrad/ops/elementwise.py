@@ -21,10 +21,36 @@ __all__ = ['Add', 'add', 'Sub', 'sub', 'Mul', 'mul', 'Div', 'div', 'Pow', 'pow',
 # Binary
 
 
+def weak_operands(a, b):
+    """The two operands of a binary op in one float dtype under PyTorch's weak-scalar rule.
+
+    An operand's standing: an array with axes (2) > a 0-d array, i.e. a 0-d tensor (1) > a NumPy scalar or a
+    Python number (0). Where the operands differ in standing and the stronger one is floating point, the
+    weaker one takes its dtype: float32 · np.float64(2) and float32 · mg.tensor(2.0) stay float32, as in
+    PyTorch (NumPy 2 would give float64). Equal standing: NumPy's promotion. Every binary op's forward
+    starts here, so its saved arrays, its output and the gradients it computes keep that dtype."""
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da == db:                                    # the common case: one test and out
+        return a, b
+    sa, sb = _standing(a, da), _standing(b, db)
+    if sa > sb >= 0 and da.kind == "f":
+        b = b.astype(da) if db is not None else da.type(b)
+    elif sb > sa >= 0 and db.kind == "f":
+        a = a.astype(db) if da is not None else db.type(a)
+    return a, b
+
+
+def _standing(x, dtype):
+    """2: an array with axes, 1: a 0-d array, 0: a NumPy scalar or Python number, −1: anything else (None)."""
+    if dtype is not None:
+        return -1 if dtype.kind not in "biuf" else 2 if x.ndim else int(type(x) is np.ndarray)
+    return 0 if isinstance(x, (int, float)) else -1
+
 
 class Add(Function):
     """y = a + b;  ā = ḡ,  b̄ = ḡ"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         return a + b
 
     def backward(ctx, g):
@@ -38,6 +64,7 @@ def add(a, b):
 class Sub(Function):
     """y = a − b;  ā = ḡ,  b̄ = −ḡ"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         return a - b
 
     def backward(ctx, g):
@@ -51,6 +78,7 @@ def sub(a, b):
 class Mul(Function):
     """y = a · b;  ā = ḡ · b,  b̄ = ḡ · a"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         ctx.save_for_backward(a, b)
         return a * b
 
@@ -67,6 +95,7 @@ def mul(a, b):
 class Div(Function):
     """y = a / b;  ā = ḡ / b,  b̄ = −ḡ · y / b"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         y = a / b
         ctx.save_for_backward(b, y)
         return y
@@ -82,8 +111,10 @@ def div(a, b):
 
 
 class Pow(Function):
-    """y = a ** b;  ā = ḡ · b · a^(b−1),  b̄ = ḡ · y · log a  (taken as 0 where y = 0)"""
+    """y = a ** b;  ā = ḡ · b · a^(b−1) (0 where b = 0: a⁰ is constant),  b̄ = ḡ · y · log a (0 where a = 0 and
+    b ≥ 0, PyTorch's convention: the one-sided limit as b moves within the domain where 0ᵇ is finite)"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         y = a ** b
         ctx.save_for_backward(a, b, y)
         return y
@@ -91,11 +122,11 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = g * b * a ** (b - 1)
-        if ctx.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * np.where(y == 0, 0, y * np.log(a))
+        with np.errstate(divide="ignore", invalid="ignore"):     # 0 · ∞ and log 0 are masked by the wheres
+            if ctx.needs_input_grad[0]:
+                ga = g * np.where(b == 0, 0, b * a ** (b - 1))
+            if ctx.needs_input_grad[1]:
+                gb = g * np.where((a == 0) & (b >= 0), 0, y * np.log(a))
         return ga, gb
 
 
@@ -106,6 +137,7 @@ def pow(a, b):  # noqa: A001 - the op is called pow, like torch.pow / np.power
 class Maximum(Function):
     """y = max(a, b);  ā = ḡ·[a > b] + ½ḡ·[a = b],  b̄ = ḡ·[b > a] + ½ḡ·[a = b]  (ties split evenly)"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         ctx.save_for_backward(a, b)
         return np.maximum(a, b)
 
@@ -122,6 +154,7 @@ def maximum(a, b):
 class Minimum(Function):
     """y = min(a, b);  ā = ḡ·[a < b] + ½ḡ·[a = b],  b̄ = ḡ·[b < a] + ½ḡ·[a = b]"""
     def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
         ctx.save_for_backward(a, b)
         return np.minimum(a, b)
 
@@ -381,8 +414,13 @@ def log_sigmoid(x):
 
 
 class Clip(Function):
-    """y = min(max(x, lo), hi);  x̄ = ḡ · [lo ≤ x ≤ hi]"""
+    """y = min(max(x, lo), hi);  x̄ = ḡ · [lo < x < hi]
+
+    Zero at the bounds themselves, as HIPS autograd and PyTorch ≥ 2.14 (y is flat on one side there), and
+    so zero everywhere when lo = hi (y is a constant). Scalar bounds follow the weak-scalar rule."""
     def forward(ctx, x, lo=None, hi=None):
+        x, lo = weak_operands(x, lo)
+        x, hi = weak_operands(x, hi)
         ctx.save_for_backward(x)
         ctx.bounds = lo, hi
         return np.clip(x, lo, hi)
@@ -392,9 +430,9 @@ class Clip(Function):
         lo, hi = ctx.bounds
         inside = np.ones(x.shape, bool)
         if lo is not None:
-            inside &= x >= lo
+            inside &= x > lo
         if hi is not None:
-            inside &= x <= hi
+            inside &= x < hi
         return g * inside
 
 
@@ -410,12 +448,16 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy/torch names
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """ℓ = softplus(x) − t·x = −[t log σ(x) + (1−t) log(1−σ(x))], elementwise, stable for any x;
-    x̄ = ḡ · (σ(x) − t),  t̄ = −ḡ · x"""
+    """ℓ = softplus(x) − t·x = −[t log σ(x) + (1−t) log(1−σ(x))], elementwise, stable for any x; x and t
+    broadcast against each other either way;  x̄ = ḡ · (σ(x) − t),  t̄ = −ḡ · x"""
     def forward(ctx, x, t):
+        x, t = weak_operands(x, t)
         ctx.save_for_backward(x, t)
-        scratch = np.empty(np.broadcast_shapes(np.shape(x), np.shape(t)), np.result_type(x, t, 0.0))
-        y = kernels.softplus(x, scratch if scratch.shape == np.shape(x) else None)
+        shape = np.broadcast_shapes(np.shape(x), np.shape(t))
+        if shape != np.shape(x):                 # x broadcasts up to t: no buffer of x's shape to reuse
+            return np.subtract(kernels.softplus(x), np.multiply(x, t))
+        scratch = np.empty(shape, np.result_type(x, t, 0.0))
+        y = kernels.softplus(x, scratch)
         y -= np.multiply(x, t, out=scratch)
         return y
 
@@ -424,7 +466,7 @@ class BinaryCrossEntropyWithLogits(Function):
         gx = gt = None
         if ctx.needs_input_grad[0]:
             gx = kernels.sigmoid(x)
-            gx -= t
+            gx = np.subtract(gx, t, out=gx if gx.shape == g.shape else None)
             gx *= g
         if ctx.needs_input_grad[1]:
             gt = -g * x
@@ -435,6 +477,7 @@ class MSELoss(Function):
     """ℓ = Σ (x − t)² / N over all elements (N = their number for "mean", 1 for "sum"); one node;
     x̄ = ḡ · 2(x − t) / N,  t̄ = −x̄"""
     def forward(ctx, x, t, reduction="mean"):
+        x, t = weak_operands(x, t)
         d = np.subtract(x, t)
         ctx.save_for_backward(d)
         ctx.scale = 2.0 / d.size if reduction == "mean" and d.size else 2.0
