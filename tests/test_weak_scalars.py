@@ -17,7 +17,9 @@ from minigrad import ops
 # 0.75 (or the integer 2) lie in every op's domain.
 BINARY = {
     "Add": mg.add, "Sub": mg.sub, "Mul": mg.mul, "Div": mg.div, "Pow": mg.pow,
-    "Maximum": mg.maximum, "Minimum": mg.minimum,
+    "Maximum": mg.maximum, "Minimum": mg.minimum, "Remainder": mg.remainder, "Fmod": mg.fmod,
+    "Arctan2": mg.arctan2, "Hypot": mg.hypot, "LogAddExp": mg.logaddexp, "LogAddExp2": mg.logaddexp2,
+    "Fmax": mg.fmax, "Fmin": mg.fmin,
     "BinaryCrossEntropyWithLogits": ops.BinaryCrossEntropyWithLogits.apply, "MSELoss": ops.MSELoss.apply,
 }
 

@@ -107,7 +107,8 @@ def _array_function(self, func, types, args, kwargs):
 
 def bind_tensor_methods():
     """Give Tensor its operators (x + y, x @ w, -x, x[i], x < y) and methods (x.exp(), x.sum(axis))."""
-    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul}  # noqa: F405
+    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul,  # noqa: F405
+              "mod": remainder}  # noqa: F405
     for name, op in binary.items():
         setattr(Tensor, f"__{name}__", op)
         setattr(Tensor, f"__r{name}__", _reflected(op))
@@ -117,7 +118,7 @@ def bind_tensor_methods():
     Tensor.__hash__ = object.__hash__      # elementwise __eq__ must not make tensors unhashable
     for op in (exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu, softplus,  # noqa: F405
                log_sigmoid, clip, maximum, minimum, sum, max, min, mean, logsumexp, broadcast_to,  # noqa: F405
-               expand_dims, squeeze, pow, matmul):  # noqa: F405
+               expand_dims, squeeze, pow, matmul, round):  # noqa: F405
         setattr(Tensor, op.__name__, op)
     Tensor.reshape, Tensor.transpose = _reshape_method, _transpose_method
     Tensor.T = property(lambda self: transpose(self))  # noqa: F405

@@ -5,6 +5,8 @@ Notation: y is the output, ḡ = ∂L/∂y the incoming gradient, x̄ = ∂L/∂
 return gradients of the broadcast shape; the engine's `unbroadcast` reduces them to each input's shape.
 """
 
+import math
+
 import numpy as np
 
 from ..engine import Function
@@ -14,8 +16,14 @@ __all__ = ['Add', 'add', 'Sub', 'sub', 'Mul', 'mul', 'Div', 'div', 'Pow', 'pow',
     'minimum', 'Neg', 'neg', 'Exp', 'exp', 'Log', 'log', 'Log1p', 'log1p', 'Sqrt', 'sqrt', 'Abs', 'abs', 'Sin',
     'sin', 'Cos', 'cos', 'Arctan', 'arctan', 'Expm1', 'expm1', 'Tanh', 'tanh', 'Sigmoid', 'sigmoid', 'Relu', 'relu',
     'LeakyRelu', 'leaky_relu', 'Softplus', 'softplus', 'LogSigmoid', 'log_sigmoid', 'Clip', 'clip',
-    'BinaryCrossEntropyWithLogits', 'MSELoss']
+    'Remainder', 'remainder', 'mod', 'Fmod', 'fmod', 'Arctan2', 'arctan2', 'Hypot', 'hypot', 'LogAddExp', 'logaddexp',
+    'LogAddExp2', 'logaddexp2', 'Fmax', 'fmax', 'Fmin', 'fmin', 'Square', 'square', 'Reciprocal', 'reciprocal',
+    'Exp2', 'exp2', 'Log2', 'log2', 'Log10', 'log10', 'Tan', 'tan', 'Sinh', 'sinh', 'Cosh', 'cosh', 'Arcsin', 'arcsin',
+    'Arccos', 'arccos', 'Arcsinh', 'arcsinh', 'Arccosh', 'arccosh', 'Arctanh', 'arctanh', 'Sinc', 'sinc', 'Deg2rad',
+    'deg2rad', 'Rad2deg', 'rad2deg', 'NanToNum', 'nan_to_num', 'Sign', 'sign', 'Floor', 'floor', 'Ceil', 'ceil',
+    'Round', 'round', 'BinaryCrossEntropyWithLogits', 'MSELoss']
 
+_LN2, _LN10 = math.log(2), math.log(10)     # Python floats: weak, so float32 stays float32
 
 # ----------------------------------------------------------------------------------------------
 # Binary
@@ -168,6 +176,153 @@ def minimum(a, b):
     return Minimum.apply(a, b)
 
 
+
+
+class Remainder(Function):
+    """y = a mod b = a − b·⌊a/b⌋ (the sign of b, as np.remainder / torch.remainder);  ā = ḡ,  b̄ = −ḡ · ⌊a/b⌋"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        y = np.remainder(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        gb = -g * np.rint((a - y) / b) if ctx.needs_input_grad[1] else None     # ⌊a/b⌋ exactly as forward took it
+        return g, gb
+
+
+def remainder(a, b):
+    return Remainder.apply(a, b)
+
+
+def mod(a, b):
+    """NumPy's other name for remainder (np.mod is np.remainder); also `a % b`."""
+    return Remainder.apply(a, b)
+
+
+class Fmod(Function):
+    """y = fmod(a, b) = a − b·trunc(a/b) (the sign of a, as C's fmod / torch.fmod);  ā = ḡ,  b̄ = −ḡ · trunc(a/b)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        y = np.fmod(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        gb = -g * np.rint((a - y) / b) if ctx.needs_input_grad[1] else None
+        return g, gb
+
+
+def fmod(a, b):
+    return Fmod.apply(a, b)
+
+
+class Arctan2(Function):
+    """y = atan2(a, b), the angle of the point (b, a);  ā = ḡ · b / (a² + b²),  b̄ = −ḡ · a / (a² + b²)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        s = g / (a * a + b * b)
+        return (s * b if ctx.needs_input_grad[0] else None), (-s * a if ctx.needs_input_grad[1] else None)
+
+
+def arctan2(a, b):
+    return Arctan2.apply(a, b)
+
+
+class Hypot(Function):
+    """y = √(a² + b²) (no overflow for large a, b);  ā = ḡ · a / y,  b̄ = ḡ · b / y  (nan at a = b = 0, as PyTorch)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        y = np.hypot(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        s = g / y
+        return (s * a if ctx.needs_input_grad[0] else None), (s * b if ctx.needs_input_grad[1] else None)
+
+
+def hypot(a, b):
+    return Hypot.apply(a, b)
+
+
+class LogAddExp(Function):
+    """y = log(eᵃ + eᵇ) (NumPy's stable form);  ā = ḡ · e^(a−y),  b̄ = ḡ · e^(b−y)  (both exponents ≤ 0: no overflow)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        y = np.logaddexp(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        return ((g * np.exp(a - y) if ctx.needs_input_grad[0] else None),
+                (g * np.exp(b - y) if ctx.needs_input_grad[1] else None))
+
+
+def logaddexp(a, b):
+    return LogAddExp.apply(a, b)
+
+
+class LogAddExp2(Function):
+    """y = log₂(2ᵃ + 2ᵇ);  ā = ḡ · 2^(a−y),  b̄ = ḡ · 2^(b−y)  (both exponents ≤ 0: no overflow)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        y = np.logaddexp2(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        return ((g * np.exp2(a - y) if ctx.needs_input_grad[0] else None),
+                (g * np.exp2(b - y) if ctx.needs_input_grad[1] else None))
+
+
+def logaddexp2(a, b):
+    return LogAddExp2.apply(a, b)
+
+
+class Fmax(Function):
+    """y = fmax(a, b), the maximum ignoring NaN;  ā = ḡ·([a > b] + ½[a = b] + [b is NaN]),  b̄ = ḡ − ā
+    (ties split as in maximum; the gradient goes to the operand that is not NaN, to a when both are)"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        ctx.save_for_backward(a, b)
+        return np.fmax(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (np.greater(a, b) + 0.5 * np.equal(a, b) + np.isnan(b)).astype(g.dtype, copy=False)
+        return (g * wa if ctx.needs_input_grad[0] else None), (g * (1 - wa) if ctx.needs_input_grad[1] else None)
+
+
+def fmax(a, b):
+    return Fmax.apply(a, b)
+
+
+class Fmin(Function):
+    """y = fmin(a, b), the minimum ignoring NaN;  ā = ḡ·([a < b] + ½[a = b] + [b is NaN]),  b̄ = ḡ − ā"""
+    def forward(ctx, a, b):
+        a, b = weak_operands(a, b)
+        ctx.save_for_backward(a, b)
+        return np.fmin(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wa = (np.less(a, b) + 0.5 * np.equal(a, b) + np.isnan(b)).astype(g.dtype, copy=False)
+        return (g * wa if ctx.needs_input_grad[0] else None), (g * (1 - wa) if ctx.needs_input_grad[1] else None)
+
+
+def fmin(a, b):
+    return Fmin.apply(a, b)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -440,6 +595,303 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy/torch names
     return Clip.apply(x, min, max)
 
 
+
+
+class Square(Function):
+    """y = x²;  x̄ = 2ḡx"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.square(x)
+
+    def backward(ctx, g):
+        return 2 * g * ctx.saved_tensors[0]
+
+
+def square(x):
+    return Square.apply(x)
+
+
+class Reciprocal(Function):
+    """y = 1/x;  x̄ = −ḡ · y²"""
+    def forward(ctx, x):
+        y = np.reciprocal(x)
+        ctx.save_for_backward(y)
+        return y
+
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return -g * (y * y)
+
+
+def reciprocal(x):
+    return Reciprocal.apply(x)
+
+
+class Exp2(Function):
+    """y = 2ˣ;  x̄ = ḡ · y · ln 2"""
+    def forward(ctx, x):
+        y = np.exp2(x)
+        ctx.save_for_backward(y)
+        return y
+
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0] * _LN2
+
+
+def exp2(x):
+    return Exp2.apply(x)
+
+
+class Log2(Function):
+    """y = log₂ x;  x̄ = ḡ / (x ln 2)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log2(x)
+
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * _LN2)
+
+
+def log2(x):
+    return Log2.apply(x)
+
+
+class Log10(Function):
+    """y = log₁₀ x;  x̄ = ḡ / (x ln 10)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log10(x)
+
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * _LN10)
+
+
+def log10(x):
+    return Log10.apply(x)
+
+
+class Tan(Function):
+    """y = tan x;  x̄ = ḡ · (1 + y²)"""
+    def forward(ctx, x):
+        y = np.tan(x)
+        ctx.save_for_backward(y)
+        return y
+
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 + y * y)
+
+
+def tan(x):
+    return Tan.apply(x)
+
+
+class Sinh(Function):
+    """y = sinh x;  x̄ = ḡ · cosh x"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sinh(x)
+
+    def backward(ctx, g):
+        return g * np.cosh(ctx.saved_tensors[0])
+
+
+def sinh(x):
+    return Sinh.apply(x)
+
+
+class Cosh(Function):
+    """y = cosh x;  x̄ = ḡ · sinh x"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cosh(x)
+
+    def backward(ctx, g):
+        return g * np.sinh(ctx.saved_tensors[0])
+
+
+def cosh(x):
+    return Cosh.apply(x)
+
+
+class Arcsin(Function):
+    """y = arcsin x, |x| ≤ 1;  x̄ = ḡ / √(1 − x²)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arcsin(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / np.sqrt(1 - x * x)
+
+
+def arcsin(x):
+    return Arcsin.apply(x)
+
+
+class Arccos(Function):
+    """y = arccos x, |x| ≤ 1;  x̄ = −ḡ / √(1 − x²)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arccos(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g / np.sqrt(1 - x * x)
+
+
+def arccos(x):
+    return Arccos.apply(x)
+
+
+class Arcsinh(Function):
+    """y = arsinh x;  x̄ = ḡ / √(x² + 1)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arcsinh(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / np.sqrt(x * x + 1)
+
+
+def arcsinh(x):
+    return Arcsinh.apply(x)
+
+
+class Arccosh(Function):
+    """y = arcosh x, x ≥ 1;  x̄ = ḡ / √(x² − 1)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arccosh(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / np.sqrt(x * x - 1)
+
+
+def arccosh(x):
+    return Arccosh.apply(x)
+
+
+class Arctanh(Function):
+    """y = artanh x, |x| < 1;  x̄ = ḡ / (1 − x²)"""
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arctanh(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (1 - x * x)
+
+
+def arctanh(x):
+    return Arctanh.apply(x)
+
+
+class Sinc(Function):
+    """y = sin(πx) / (πx), 1 at x = 0 (np.sinc);  x̄ = ḡ · (cos(πx) − y) / x, 0 at x = 0 (the limit)"""
+    def forward(ctx, x):
+        y = np.sinc(x)
+        ctx.save_for_backward(x, y)
+        return y
+
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        slope = np.divide(np.cos(np.pi * x) - y, x, out=np.zeros_like(y), where=x != 0)   # sinc is even: 0 at 0
+        return g * slope
+
+
+def sinc(x):
+    return Sinc.apply(x)
+
+
+class Deg2rad(Function):
+    """y = x · π/180;  x̄ = ḡ · π/180"""
+    def forward(ctx, x):
+        return np.deg2rad(x)
+
+    def backward(ctx, g):
+        return g * (np.pi / 180)
+
+
+def deg2rad(x):
+    return Deg2rad.apply(x)
+
+
+class Rad2deg(Function):
+    """y = x · 180/π;  x̄ = ḡ · 180/π"""
+    def forward(ctx, x):
+        return np.rad2deg(x)
+
+    def backward(ctx, g):
+        return g * (180 / np.pi)
+
+
+def rad2deg(x):
+    return Rad2deg.apply(x)
+
+
+class NanToNum(Function):
+    """y = x where finite, else the constant NumPy puts there (nan → 0, ±inf → the dtype's extremes, or the
+    values given);  x̄ = ḡ · [x finite]  (a replaced element is a constant, as in PyTorch)"""
+    def forward(ctx, x, nan=0.0, posinf=None, neginf=None):
+        ctx.save_for_backward(x)
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(ctx, g):
+        return g * np.isfinite(ctx.saved_tensors[0])
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# -- piecewise constant: zero gradient wherever it exists (the jumps have none; PyTorch gives 0 there too)
+
+class _PiecewiseConstant(Function):
+    def backward(ctx, g):
+        return np.zeros_like(g)
+
+
+class Sign(_PiecewiseConstant):
+    """y = sign x ∈ {−1, 0, 1};  x̄ = 0"""
+    def forward(ctx, x):
+        return np.sign(x)
+
+
+def sign(x):
+    return Sign.apply(x)
+
+
+class Floor(_PiecewiseConstant):
+    """y = ⌊x⌋;  x̄ = 0"""
+    def forward(ctx, x):
+        return np.floor(x)
+
+
+def floor(x):
+    return Floor.apply(x)
+
+
+class Ceil(_PiecewiseConstant):
+    """y = ⌈x⌉;  x̄ = 0"""
+    def forward(ctx, x):
+        return np.ceil(x)
+
+
+def ceil(x):
+    return Ceil.apply(x)
+
+
+class Round(_PiecewiseConstant):
+    """y = x rounded to `decimals` places, halves to even (np.round);  x̄ = 0"""
+    def forward(ctx, x, decimals=0):
+        return np.round(x, decimals)
+
+
+def round(x, decimals=0):  # noqa: A001 - numpy's name
+    return Round.apply(x, decimals=decimals)
 
 
 # ----------------------------------------------------------------------------------------------
