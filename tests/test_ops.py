@@ -124,7 +124,7 @@ def test_unary_gradients_have_the_textbook_values():
         "exp": np.exp(x), "tanh": 1 - np.tanh(x) ** 2, "sigmoid": SIG(x) * (1 - SIG(x)),
         "relu": (x > 0) * 1.0, "leaky_relu": np.where(x > 0, 1.0, 0.01), "softplus": SIG(x),
         "log_sigmoid": SIG(-x), "abs": np.sign(x), "neg": -np.ones(4),
-        "clip": ((x >= -0.5) & (x <= 0.7)) * 1.0, "sin": np.cos(x), "cos": -np.sin(x),
+        "clip": ((x > -0.5) & (x < 0.7)) * 1.0, "sin": np.cos(x), "cos": -np.sin(x),
     }
     for name, expected in cases.items():
         t = leaf(x)
@@ -173,6 +173,14 @@ BINARY = {
     "pow": (mg.pow, operator.pow, np.power, "positive", "any"),
     "maximum": (mg.maximum, lambda a, b: a.maximum(b), np.maximum, "low", "high"),
     "minimum": (mg.minimum, lambda a, b: a.minimum(b), np.minimum, "low", "high"),
+    "remainder": (mg.remainder, operator.mod, np.remainder, "any", "nonzero"),
+    "fmod": (mg.fmod, mg.fmod, np.fmod, "any", "nonzero"),
+    "arctan2": (mg.arctan2, mg.arctan2, np.arctan2, "nonzero", "nonzero"),
+    "hypot": (mg.hypot, mg.hypot, np.hypot, "nonzero", "nonzero"),
+    "logaddexp": (mg.logaddexp, mg.logaddexp, np.logaddexp, "any", "any"),
+    "logaddexp2": (mg.logaddexp2, mg.logaddexp2, np.logaddexp2, "any", "any"),
+    "fmax": (mg.fmax, mg.fmax, np.fmax, "low", "high"),
+    "fmin": (mg.fmin, mg.fmin, np.fmin, "low", "high"),
 }
 
 BROADCAST_PAIRS = [
@@ -190,7 +198,7 @@ BROADCAST_PAIRS = [
 def binary_inputs(name, sa, sb, seed=0):
     _, _, _, ka, kb = BINARY[name]
     a, b = values(sa, ka, seed), values(sb, kb, seed + 1000)
-    if seed % 2 and name in ("maximum", "minimum"):
+    if seed % 2 and name in ("maximum", "minimum", "fmax", "fmin"):
         a, b = b, a                  # either argument may be the larger one
     return a, b
 
