@@ -97,9 +97,13 @@ def min(x, axis=None, keepdims=False):  # noqa: A001
 
 
 class LogSumExp(Function):
-    """y = log Σ_axis eˣ = m + log Σ e^(x−m) with m = max x (no overflow);  x̄ = ḡ · e^(x−y) (softmax)"""
+    """y = log Σ_axis eˣ = m + log Σ e^(x−m) with m = max x (no overflow);  x̄ = ḡ · e^(x−y) (softmax).
+    Over an empty axis y = log 0 = −∞, as scipy and PyTorch."""
     def forward(ctx, x, axis=None, keepdims=False):
-        m = np.asarray(np.max(x, axis=axis, keepdims=True))    # an array even when x is 0-d
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)          # as scipy: the logsumexp of integers is a float64
+        # initial=−∞: the max of nothing is −∞ (reset to 0 below) instead of NumPy's error
+        m = np.asarray(np.max(x, axis=axis, keepdims=True, initial=-np.inf))    # an array even when x is 0-d
         m[~np.isfinite(m)] = 0
         with np.errstate(divide="ignore"):
             y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
