@@ -6,10 +6,10 @@ import numpy as np
 
 from ..engine import Function, Tensor
 from .elementwise import div, mul
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, diagonal, reshape
 
 __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Max', 'max', 'Min', 'min', 'LogSumExp', 'logsumexp', 'Prod', 'prod',
-           'Var', 'var', 'Std', 'std', 'Cumsum', 'cumsum', 'Cumprod', 'cumprod', 'average', 'Sort', 'sort']
+           'Var', 'var', 'Std', 'std', 'Cumsum', 'cumsum', 'Cumprod', 'cumprod', 'average', 'Sort', 'sort', 'trace']
 
 
 def _axes(axis, ndim):
@@ -307,3 +307,8 @@ class Sort(Function):
 
 def sort(x, axis=-1):
     return Sort.apply(x, axis)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    """np.trace: Σ of the diagonal(x, offset, axis1, axis2) (a Diagonal, then a Sum)."""
+    return sum(diagonal(x, offset, axis1, axis2), axis=-1)
