@@ -5,7 +5,7 @@ side, with the function users call right under its class.
     special.py       scipy.special's functions: Φ, Φ⁻¹, log Γ, ψ, …
     reductions.py    sum, mean, max, min, logsumexp
     shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where
-    matmul.py        matmul and the fused Linear
+    matmul.py        matmul, the fused Linear, einsum and the products built on them
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
 
 Every function here is also reachable as `minigrad.<name>`; `bind_tensor_methods` below makes Tensor's
