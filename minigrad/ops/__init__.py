@@ -6,7 +6,8 @@ side, with the function users call right under its class.
     reductions.py    sum, mean, max, min, logsumexp, prod, var, std, average; the scans cumsum, cumprod; sort
     shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where, and NumPy's
                      rearrangements: moveaxis, flip, roll, repeat, tile, pad, split, diff, diagonal, tril, take, …
-    matmul.py        matmul and the fused Linear
+    matmul.py        matmul, the fused Linear, einsum and the products built on them
+    linalg.py        minigrad.linalg: cholesky, solve_triangular, solve, inv, det, slogdet, eigh, norm, …
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
 
 Every function here is also reachable as `minigrad.<name>`; `bind_tensor_methods` below makes Tensor's
@@ -20,7 +21,9 @@ from inspect import Parameter
 import numpy as np
 
 from ..engine import Tensor
+from . import linalg  # mg.linalg.<name>, not mg.<name>, as in numpy.linalg
 from .elementwise import *  # noqa: F403
+from .linalg import Cholesky, SolveTriangular  # linalg's op classes join the table as ops.<Name>
 from .matmul import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403
