@@ -249,3 +249,31 @@ def test_lecture_figures_show_the_cut_and_the_path(tmp_path):
     direct = [line for line in tables["direct_sampling"].splitlines() if line.startswith(("encoder.", "enc_"))]
     assert direct and all("NONE" in line and "DirectGaussianSample" in line for line in direct)
     assert "NONE" not in tables["reparameterized"]
+
+
+class _PassesOnlySecond(mg.Function):
+    """out = a + b, differentiable in b only: a parameter entering as `a` is cut here."""
+
+    nondifferentiable = (0,)
+
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, g):
+        return None, g
+
+
+def test_the_nearest_of_two_cuts_on_one_path_is_named():
+    """Two cuts on the path from w to the output (each node still requires grad through its other input):
+    explain names the one nearest to the output, the first a backward pass from the output meets."""
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    q1 = mg.tensor(np.ones(3), requires_grad=True)
+    q2 = mg.tensor(np.ones(3), requires_grad=True)
+    inner = _PassesOnlySecond.apply(w, q1)
+    inner_site = previous_line()
+    outer = _PassesOnlySecond.apply(inner * 2.0, q2)
+    outer_site = previous_line()
+    e = explain(outer.sum(), {"w": w, "q1": q1, "q2": q2}, show=False)
+    assert e.cut() == ["w", "q1"] and e.reachable() == ["q2"]
+    for name in ("w", "q1"):
+        assert e[name]["op"] == "_PassesOnlySecond" and e[name]["site"] == outer_site != inner_site, e[name]
