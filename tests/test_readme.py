@@ -60,3 +60,16 @@ def test_quick_start_commands_are_the_ones_ci_runs():
     install_step = install.split("&&")[0].strip()
     assert install_step in ci, f"CI does not install with {install_step!r}"
     assert test.strip() in ci, f"CI does not run {test!r}"
+
+
+def test_ci_checks_the_peer_agreement_in_its_own_step_after_the_readme_commands():
+    """The README's agreement columns are tested by tests that skip without the peers: CI installs the
+    peers after the README's own install and test commands (which stay as they are) and fails if the peer
+    tests are skipped."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    quick = re.search(r"## Quick start\n+```bash\n(.*?)```", README, flags=re.S).group(1)
+    install, test = [line.split("&&")[0].strip() for line in quick.splitlines() if line.strip()]
+    peers = ci.index("python -m pip install torch==2.13.0 autograd jax jaxlib")
+    assert ci.index(install) < ci.index(test) < peers
+    step = ci[peers:]
+    assert "tests/test_peers.py" in step and "-rs" in step and "skipped" in step and "exit 1" in step
