@@ -380,3 +380,31 @@ def test_draw_leaves_the_backend_alone_and_no_figure_open(tmp_path):
         assert (tmp_path / "g25.png").stat().st_size > 500
     finally:
         matplotlib.use("Agg")
+
+
+class _PassesOnlySecond(mg.Function):
+    """out = a + b, differentiable in b only: a parameter entering as `a` is cut here."""
+
+    nondifferentiable = (0,)
+
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, g):
+        return None, g
+
+
+def test_the_nearest_of_two_cuts_on_one_path_is_named():
+    """Two cuts on the path from w to the output (each node still requires grad through its other input):
+    explain names the one nearest to the output, the first a backward pass from the output meets."""
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    q1 = mg.tensor(np.ones(3), requires_grad=True)
+    q2 = mg.tensor(np.ones(3), requires_grad=True)
+    inner = _PassesOnlySecond.apply(w, q1)
+    inner_site = previous_line()
+    outer = _PassesOnlySecond.apply(inner * 2.0, q2)
+    outer_site = previous_line()
+    e = explain(outer.sum(), {"w": w, "q1": q1, "q2": q2}, show=False)
+    assert e.cut() == ["w", "q1"] and e.reachable() == ["q2"]
+    for name in ("w", "q1"):
+        assert e[name]["op"] == "_PassesOnlySecond" and e[name]["site"] == outer_site != inner_site, e[name]

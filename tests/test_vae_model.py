@@ -65,6 +65,21 @@ def test_elbo_matches_a_numpy_computation(likelihood, n_samples):
     np.testing.assert_allclose(out.elbo.data, out.reconstruction.data - out.kl.data, rtol=1e-14)
 
 
+def test_learned_observation_noise_is_floored_at_sigma_0_01():
+    """σ_x ≥ 0.01 (log σ_x² ≥ log 1e-4): log-variances below the floor give the ELBO of the floor (the NumPy
+    reference clips at log 1e-4 itself) and no gradient; those above it are used as they are."""
+    model = small_vae("gaussian")
+    floor = math.log(1e-4)
+    model.obs_logvar.data[:] = [floor - 10.0, floor - 1.0, floor - 1e-3, floor + 1e-3, -1.0, 0.5]
+    x = np.random.default_rng(3).normal(size=(4, 6))
+    eps = np.random.default_rng(2).standard_normal((4, 2))
+    out = model.elbo(x, eps=eps)
+    np.testing.assert_allclose(out.reconstruction.data, numpy_elbo(model, x, eps)[1], rtol=1e-12, atol=1e-12)
+    out.elbo.sum().backward()
+    grad = model.obs_logvar.grad
+    assert np.all(grad[:3] == 0) and np.all(grad[3:] != 0), grad
+
+
 def test_elbo_draws_eps_from_the_generator():
     model, x = small_vae(), binary_data(4, 6)
     a = model.elbo(x, n_samples=3, rng=np.random.default_rng(7))
