@@ -241,9 +241,9 @@ def test_subprocess_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 
 def test_the_allocator_setting_changes_no_number(tmp_path, capsys, monkeypatch):
     """train tunes glibc's malloc unless --no-tune-allocator; the metrics (all but the seconds) agree."""
-    import minigrad
+    import vae.cli
     calls = []
-    monkeypatch.setattr(minigrad, "tune_allocator", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(vae.cli, "tune_allocator", lambda *a, **k: calls.append(a))
     rows = {}
     for name, extra in (("tuned", []), ("untuned", ["--no-tune-allocator"])):
         assert main(["train", "--out", str(tmp_path / name), "--no-plots", *TINY, *extra]) == 0

@@ -111,8 +111,8 @@ def test_checkpoint_restores_model_optimizer_and_generator(tmp_path, digits_subs
     model = VAE(64, [16], 2, rng=123)            # different weights, to be overwritten
     opt = mg.optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(999)
-    progress = load_checkpoint(os.path.join(run, CHECKPOINT), model, opt, rng, config)
-    assert progress["epoch"] == 2 and progress["batch"] == 0 and len(progress["history"]) == 2
+    progress, history = load_checkpoint(os.path.join(run, CHECKPOINT), model, opt, rng, config)
+    assert progress.epoch == 2 and progress.batch == 0 and len(history) == 2
     for p, q in zip(params_of(result.model).values(), params_of(model).values()):
         np.testing.assert_array_equal(p, q)
     state = opt.state_dict()["state"]

@@ -14,10 +14,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import minigrad as mg
-
 from . import train as training
-from .io import VAEError, atomic_write_text
+from .allocator import tune_allocator
+from .errors import VAEError
+from .io import atomic_write_text
 
 __all__ = ["main", "build_parser"]
 
@@ -114,7 +114,7 @@ def build_parser():
     t.add_argument("--no-plots", action="store_true", help="do not write the plots at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--no-tune-allocator", action="store_true",
-                   help="leave glibc's malloc as it is (by default minigrad.tune_allocator() makes it keep freed "
+                   help="leave glibc's malloc as it is (by default vae.tune_allocator() makes it keep freed "
                         "memory, so steps do not pay for fresh pages; it changes no number)")
     t.set_defaults(func=cmd_train, subparser=t)
 
@@ -187,7 +187,7 @@ def cmd_train(args, parser):
         if not args.quiet:
             print(f"run directory: {run_dir}", flush=True)
     if not args.no_tune_allocator:
-        mg.tune_allocator()
+        tune_allocator()
     t0 = time.perf_counter()
     result = training.train(run_dir, epochs=args.epochs if args.resume else None, quiet=args.quiet)
     if result.status == "interrupted":

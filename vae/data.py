@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .io import DataError
+from .errors import DataError
 
 __all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist", "load_array_file", "read_idx", "write_idx",
            "validate", "binarize", "shuffled_batches", "DIGITS_SPLIT_SEED", "MNIST_FILES"]

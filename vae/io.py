@@ -1,4 +1,4 @@
-"""Errors the user can act on, and files written atomically.
+"""Files written atomically, and the .npz format of models and checkpoints.
 
 Every file the package writes (model, checkpoint, config, metrics) goes to a temporary file in the same
 directory first and is then moved over the target with `os.replace`, which is atomic on POSIX and
@@ -14,21 +14,9 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["VAEError", "DataError", "CheckpointError", "atomic_write_bytes", "atomic_write_text", "save_npz",
-           "load_npz"]
+from .errors import CheckpointError
 
-
-class VAEError(Exception):
-    """A problem with the user's input (data, run directory, checkpoint, arguments). The CLI prints the
-    message as one line on stderr and exits with status 1; it is never a bug in the package."""
-
-
-class DataError(VAEError, ValueError):
-    """Missing, malformed or out-of-range data."""
-
-
-class CheckpointError(VAEError, ValueError):
-    """A model or checkpoint file that is missing, corrupted, or does not match the run."""
+__all__ = ["atomic_write_bytes", "atomic_write_text", "save_npz", "load_npz"]
 
 
 def _umask():
