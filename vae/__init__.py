@@ -13,9 +13,9 @@ From the shell: python -m vae train, python -m vae eval RUN_DIR, python -m vae p
 
 from .allocator import tune_allocator
 from .data import Dataset, load_dataset, read_idx, write_idx
-from .errors import CheckpointError, DataError, NonFiniteError, VAEError
+from .errors import CheckpointError, DataError, NonFiniteError, VAEError, WriteError
 from .model import ELBO, VAE
 from .train import TrainConfig
 
 __all__ = ["VAE", "ELBO", "Dataset", "load_dataset", "read_idx", "write_idx", "TrainConfig", "VAEError", "DataError",
-           "CheckpointError", "NonFiniteError", "tune_allocator"]
+           "CheckpointError", "NonFiniteError", "WriteError", "tune_allocator"]

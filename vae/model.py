@@ -141,7 +141,13 @@ class VAE(nn.Module):
             raise ValueError(f"VAE.{where}: expected x of shape (batch, {self.input_dim}), got {data.shape}")
         if data.dtype.kind not in "fiub":
             raise TypeError(f"VAE.{where}: x must be numeric, got dtype {data.dtype}")
-        return data.astype(self.dtype, copy=False)
+        data = data.astype(self.dtype, copy=False)
+        if data.dtype.kind == "f" and np.isnan(data.sum()):    # one reduction; the search only on failure
+            nan = np.argwhere(np.isnan(data))
+            if len(nan):
+                raise ValueError(f"VAE.{where}: x holds NaN ({len(nan)} values, the first at row {nan[0][0]}, "
+                                 f"column {nan[0][1]})")
+        return data
 
     def encoder_params(self, x):
         """(μ_φ(x), log σ²_φ(x)), tensors of shape (B, d) in the graph."""
