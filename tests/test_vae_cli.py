@@ -243,15 +243,34 @@ def test_subprocess_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert meta["epoch"] >= 1
 
 
-def test_the_allocator_setting_changes_no_number(tmp_path, capsys, monkeypatch):
-    """train tunes glibc's malloc unless --no-tune-allocator; the metrics (all but the seconds) agree."""
-    import vae.cli
-    calls = []
-    monkeypatch.setattr(vae.cli, "tune_allocator", lambda *a, **k: calls.append(a))
-    rows = {}
-    for name, extra in (("tuned", []), ("untuned", ["--no-tune-allocator"])):
-        assert main(["train", "--out", str(tmp_path / name), "--no-plots", *TINY, *extra]) == 0
+def test_the_allocator_setting_changes_no_number(tmp_path):
+    """train tunes glibc's malloc unless --no-tune-allocator. Each run is its own process (mallopt changes the
+    whole process, for good), the tuned one through the real vae.tune_allocator — recorded, not replaced —
+    so a setting that changed a number, or failed, fails this test; the metrics (all but the seconds) agree."""
+    from vae import allocator
+    code = ("import json, sys, vae.allocator, vae.cli\n"
+            "real, calls = vae.allocator.tune_allocator, []\n"
+            "def recorded(*a, **k):\n"
+            "    calls.append(real(*a, **k))\n"
+            "    return calls[-1]\n"
+            "vae.cli.tune_allocator = recorded\n"
+            "status = vae.cli.main(sys.argv[1:])\n"
+            "print(json.dumps(calls))\n"
+            "sys.exit(status)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((500, 64)))     # no scikit-learn to import
+    procs = {name: subprocess.Popen([sys.executable, "-c", code, "train", "--data", str(tmp_path / "x.npy"), "--out",
+                                     str(tmp_path / name), "--no-plots", *TINY, *extra], cwd=tmp_path, env=env,
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+             for name, extra in (("tuned", []), ("untuned", ["--no-tune-allocator"]))}
+    rows, calls = {}, {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        calls[name] = json.loads(out.strip().splitlines()[-1])
         with open(tmp_path / name / "metrics.csv", newline="") as f:
             rows[name] = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
-    assert len(calls) == 1                         # only the first run tuned the allocator
-    assert rows["tuned"] == rows["untuned"] and rows["tuned"]
+    tuned = allocator.TUNED if allocator._glibc() is not None else None
+    assert calls == {"tuned": [tuned], "untuned": []}          # the real call, made once, in the tuned run only
+    assert rows["tuned"] == rows["untuned"] and len(rows["tuned"]) == 2
