@@ -297,3 +297,32 @@ def test_load_rejects_missing_corrupted_and_mismatched_files(tmp_path):
                                  '"latent_dim": 2}}'), **{"param/encoder.0.weight": np.zeros((5, 7))})
     with pytest.raises(CheckpointError, match="do not match the model"):
         VAE.load(path)
+
+
+def test_closed_forms_agree_with_minigrad_distributions():
+    """vae.model keeps its own closed forms in log σ² (see its docstring); on float64 inputs where σ is
+    representable they equal minigrad.distributions.Normal's, values and gradients, to round-off
+    (rtol 1e-12; the terms are sums of 5 numbers of size ≤ 100, so round-off is ≈ 1e-14 relative)."""
+    from minigrad.distributions import Normal, kl_divergence
+    from vae.model import gaussian_log_prob, kl_to_standard_normal, standard_normal_log_prob
+
+    rng = np.random.default_rng(0)
+    mu0, logvar0, x0 = rng.normal(size=(3, 7, 5)) * [[[2.0]], [[3.0]], [[2.0]]]
+    std = Normal(np.zeros(()), np.ones(()))
+
+    def both(ours, theirs):
+        results = []
+        for fn in (ours, theirs):
+            mu, logvar = mg.tensor(mu0, requires_grad=True), mg.tensor(logvar0, requires_grad=True)
+            value = fn(mu, logvar)
+            value.sum().backward()
+            results.append((value.data, mu.grad, logvar.grad))
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+    both(lambda mu, lv: kl_to_standard_normal(mu, lv),
+         lambda mu, lv: kl_divergence(Normal(mu, mg.exp(0.5 * lv)), std).sum(axis=-1))
+    both(lambda mu, lv: gaussian_log_prob(x0, mu, lv),
+         lambda mu, lv: Normal(mu, mg.exp(0.5 * lv)).log_prob(x0).sum(axis=-1))
+    both(lambda mu, lv: standard_normal_log_prob(mu) + 0 * lv.sum(axis=-1),
+         lambda mu, lv: std.log_prob(mu).sum(axis=-1) + 0 * lv.sum(axis=-1))
