@@ -12,6 +12,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.special
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 import minigrad.nn.functional as F
@@ -292,3 +295,41 @@ def test_sort_gradient_follows_the_stable_permutation_at_ties():
     mg.sort(t).backward(np.array([10.0, 20.0, 30.0, 40.0]))     # sorted: x[1], x[3], x[0], x[2]
     np.testing.assert_array_equal(t.grad, [30, 10, 40, 20])
     assert not hasattr(mg.Tensor, "sort")       # NumPy's ndarray.sort sorts in place: use mg.sort
+
+
+# ----------------------------------------------------------------------------------------------
+# Property: random shapes (0–4 axes of length 0–3), axes and keepdims; forward against NumPy, gradcheck
+
+
+PROPERTY = {  # name: (minigrad(t, axis, keepdims), NumPy(x, axis, keepdims)); scans and sort take one axis
+    "prod": (lambda t, a, k: mg.prod(t, a, k), lambda x, a, k: np.prod(x, a, keepdims=k)),
+    "var": (lambda t, a, k: mg.var(t, a, keepdims=k), lambda x, a, k: np.var(x, a, keepdims=k)),
+    "std": (lambda t, a, k: mg.std(t, a, ddof=1, keepdims=k), lambda x, a, k: np.std(x, a, ddof=1, keepdims=k)),
+    "cumsum": (lambda t, a, k: mg.cumsum(t, a), lambda x, a, k: np.cumsum(x, a)),
+    "cumprod": (lambda t, a, k: mg.cumprod(t, a), lambda x, a, k: np.cumprod(x, a)),
+    "sort": (lambda t, a, k: mg.sort(t, a), lambda x, a, k: np.sort(x, a)),
+}
+
+
+@pytest.mark.parametrize("name", list(PROPERTY))
+@settings(max_examples=25, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3), data=st.data(),
+       keepdims=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_property_reductions_and_scans(name, shape, data, keepdims, seed):
+    fn, ref = PROPERTY[name]
+    single = st.integers(-len(shape), len(shape) - 1) if shape else st.just(None)
+    if name in ("prod", "var", "std") and shape:
+        axes = st.one_of(st.none(), single, st.lists(single, min_size=1, unique_by=lambda a: a % len(shape))
+                         .map(tuple))
+    else:
+        axes = st.one_of(st.none(), single)
+    axis = data.draw(axes, label="axis")
+    x = np.random.default_rng(seed).standard_normal(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                   # NumPy warns for empty inputs and ddof ≥ N
+        expected = ref(x, axis, keepdims)
+    y = fn(mg.tensor(x), axis, keepdims)
+    assert y.shape == np.shape(expected)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-15)
+    if x.size and np.all(np.isfinite(expected)):
+        check(lambda t: fn(t, axis, keepdims), x)

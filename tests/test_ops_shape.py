@@ -6,6 +6,9 @@ Every random draw comes from a seeded numpy.random.default_rng.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 
@@ -170,6 +173,58 @@ def test_method_forms():
     np.testing.assert_array_equal(t.diagonal(1).data, x.diagonal(1))
     np.testing.assert_array_equal(t.trace().data, x.trace())
     np.testing.assert_array_equal(t.take([1, 5]).data, x.take([1, 5]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Property: every op here is linear, so its VJP must be its exact adjoint: ⟨L v, g⟩ = ⟨v, Lᵀ g⟩ for any v, g.
+# Checked on random shapes (1–4 axes of length 0–4) and axes, with forward against NumPy exactly.
+
+def _indices(shape, axis, rng):
+    return rng.integers(0, max(shape[axis], 1), shape) if shape[axis] else np.zeros(shape, int)
+
+
+LINEAR = {  # name: (minigrad(t, axis, rng), NumPy(x, axis, rng)); rng gives the same draws to both
+    "flip": (lambda t, a, r: mg.flip(t, a), lambda x, a, r: np.flip(x, a)),
+    "roll": (lambda t, a, r: mg.roll(t, 3, a), lambda x, a, r: np.roll(x, 3, a)),
+    "repeat": (lambda t, a, r: mg.repeat(t, 2, a), lambda x, a, r: np.repeat(x, 2, a)),
+    "repeat-counts": (lambda t, a, r: mg.repeat(t, r.integers(0, 3, t.shape[a]), a),
+                      lambda x, a, r: np.repeat(x, r.integers(0, 3, x.shape[a]), a)),
+    "tile": (lambda t, a, r: mg.tile(t, (2,) + (1,) * a), lambda x, a, r: np.tile(x, (2,) + (1,) * a)),
+    "pad": (lambda t, a, r: mg.pad(t, [(1, 2) if i == a else (0, 0) for i in range(t.ndim)]),
+            lambda x, a, r: np.pad(x, [(1, 2) if i == a else (0, 0) for i in range(x.ndim)])),
+    "diff": (lambda t, a, r: mg.diff(t, 2, a), lambda x, a, r: np.diff(x, 2, a)),
+    "cumsum": (lambda t, a, r: mg.cumsum(t, a), lambda x, a, r: np.cumsum(x, a)),
+    "moveaxis": (lambda t, a, r: mg.moveaxis(t, a, 0), lambda x, a, r: np.moveaxis(x, a, 0)),
+    "swapaxes": (lambda t, a, r: mg.swapaxes(t, a, -1), lambda x, a, r: np.swapaxes(x, a, -1)),
+    "diagonal": (lambda t, a, r: mg.diagonal(t, 1, a, -1) if t.ndim > 1 and a % t.ndim != t.ndim - 1 else t,
+                 lambda x, a, r: np.diagonal(x, 1, a, -1) if x.ndim > 1 and a % x.ndim != x.ndim - 1 else x),
+    "tril": (lambda t, a, r: mg.tril(t, -1), lambda x, a, r: np.tril(x, -1)),
+    "triu": (lambda t, a, r: mg.triu(t, 1), lambda x, a, r: np.triu(x, 1)),
+    "take": (lambda t, a, r: mg.take(t, r.integers(0, 9, 5), a, mode="wrap") if t.shape[a] else t,
+             lambda x, a, r: np.take(x, r.integers(0, 9, 5), a, mode="wrap") if x.shape[a] else x),
+    "take_along_axis": (lambda t, a, r: mg.take_along_axis(t, _indices(t.shape, a, r), a),
+                        lambda x, a, r: np.take_along_axis(x, _indices(x.shape, a, r), a)),
+    "array_split": (lambda t, a, r: mg.array_split(t, 3, a)[1], lambda x, a, r: np.array_split(x, 3, a)[1]),
+}
+
+
+@pytest.mark.parametrize("name", list(LINEAR))
+@settings(max_examples=25, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=4), data=st.data(),
+       seed=st.integers(0, 2**32 - 1))
+def test_property_vjp_is_the_adjoint(name, shape, data, seed):
+    fn, ref = LINEAR[name]
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(shape)
+    t = leaf(v)
+    y = fn(t, axis, np.random.default_rng(seed + 1))
+    expected = ref(v, axis, np.random.default_rng(seed + 1))
+    assert y.shape == expected.shape
+    np.testing.assert_array_equal(y.data, expected)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    np.testing.assert_allclose(np.sum(v * t.grad), np.sum(y.data * g), rtol=1e-12, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------
