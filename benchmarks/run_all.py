@@ -130,6 +130,40 @@ def combined(results, out_dir, base_dir, mode, when):
     return "\n".join(parts).rstrip() + "\n"
 
 
+# The plots the README shows (the rest are in results.md): what the lecture claims, and what training shows.
+README_PLOTS = ("estimators_vs_M.png", "training.png")
+
+
+def summary(results, out_dir, base_dir, mode, when):
+    """The README's section: per benchmark its heading and first table, a link to its full report, and
+    the plots named in README_PLOTS. results.md keeps everything."""
+    def rel(path):
+        return os.path.relpath(path, base_dir).replace(os.sep, "/")
+
+    everything = rel(os.path.join(out_dir, "results.md"))
+    parts = [f"Headline tables of `python -m benchmarks{' --full' if mode == 'full' else ''}` on {when} ({mode} "
+             f"sizes; {machine_line()}), written by `python -m benchmarks --out benchmarks/results --readme`. "
+             f"Every table, setting and plot: [{everything}]({everything}).", ""]
+    for r in results:
+        if r["status"] != "ok":
+            parts += [f"_{r['name']}: {r['status']} — {r['reason']}_", ""]
+            continue
+        lines = r["markdown"].splitlines()
+        heading = next((line for line in lines if line.startswith("#")), f"### {r['name']}")
+        start = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
+        table = []
+        if start is not None:
+            for line in lines[start:]:
+                if not line.startswith("|"):
+                    break
+                table.append(line)
+        report = os.path.join(out_dir, f"{r['name']}.md")
+        parts += [heading, "", *table, "", f"More: [{rel(report)}]({rel(report)}).", ""]
+        parts += [f"![{os.path.splitext(os.path.basename(p))[0]}]({rel(p)})\n" for p in r["plots"]
+                  if os.path.basename(p) in README_PLOTS]
+    return "\n".join(parts).rstrip() + "\n"
+
+
 def update_readme(path, section):
     """Replace what lies between the results markers of `path` with `section`, atomically.
     Returns False (README untouched) when either marker is missing or they are out of order."""
@@ -222,7 +256,7 @@ def main(argv=None, registry=None):
             print(f"README not updated: {', '.join(failed)} failed")
         else:
             readme = os.path.abspath(args.readme_file)
-            update_readme(readme, combined(results, out_dir, os.path.dirname(readme), mode, when))
+            update_readme(readme, summary(results, out_dir, os.path.dirname(readme), mode, when))
     print(f"results: {os.path.join(out_dir, 'results.md')}", file=sys.stderr)
     if failed:
         print(f"failed: {', '.join(failed)}", flush=True)
