@@ -200,6 +200,7 @@ class _Graph:
     where the flow is cut."""
 
     BOX_WIDTH, COLUMN, GAP = 1.7, 2.2, 0.36          # plot units: a box, a column's pitch, the space between rows
+    MEMBER = 0.42                                    # the height of one parameter (name over shape) in a merged box
 
     def __init__(self, output, params=None, labels=None, groups=None):
         named = _named(params) if params is not None else []
@@ -324,7 +325,7 @@ class _Graph:
     def height(self, v):
         """A box's height in plot units: a name over a shape, or one line per merged parameter."""
         members = len(self.vertices[v].get("members", ()))
-        return 0.64 if members < 2 else 0.16 + 0.25 * members
+        return 0.64 if members < 2 else 0.12 + self.MEMBER * members
 
     def layout(self):
         """({vertex: (column, row)}, {edge: [waypoint vertices]}), a layered drawing left to right.
@@ -474,9 +475,12 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=face,
                                     ec=GREEN if on else edge, ls=ls, lw=2.2 if on else 1.2))
         members = info.get("members", ())
-        if len(members) > 1:            # merged parameters: one line each, name and shape
-            text = "\n".join(f"{name} {shape}" for name, shape in members)
-            ax.text(x, y, text, ha="center", va="center", fontsize=_fit(text, 10), linespacing=1.3)
+        if len(members) > 1:            # merged parameters: each name over its shape
+            size = _fit("\n".join(name for name, _ in members), 10)
+            for i, (name, shape) in enumerate(members):
+                at = y + h / 2 - 0.06 - _Graph.MEMBER * (i + 0.5)
+                ax.text(x, at + 0.09, name, ha="center", va="center", fontsize=size)
+                ax.text(x, at - 0.1, str(shape), ha="center", va="center", fontsize=8, color="#444444")
         else:
             ax.text(x, y + 0.1, info["label"], ha="center", va="center", weight="bold",
                     fontsize=_fit(info["label"], 11, em=0.63))

@@ -408,3 +408,15 @@ def test_the_nearest_of_two_cuts_on_one_path_is_named():
     assert e.cut() == ["w", "q1"] and e.reachable() == ["q2"]
     for name in ("w", "q1"):
         assert e[name]["op"] == "_PassesOnlySecond" and e[name]["site"] == outer_site != inner_site, e[name]
+
+
+def test_a_pair_of_tensors_groups_the_ops_between_and_bad_groups_are_refused():
+    g, _ = lecture_graph("reparam")
+    labels = {v["label"] for v in g.vertices.values()}
+    assert "loss" in labels and not labels & {"BinaryCrossEntropyWithLogits", "Sum", "Mean", "Neg"}
+    assert g.vertices[g.output]["label"] == "loss"
+    loss, model, eps, x = graphs()["reparam"]
+    with pytest.raises(ValueError, match=r"groups\['idle'\] must be a Module that has been called"):
+        _Graph(loss, model, groups={"idle": mg.nn.Linear(2, 2, dtype=np.float64, rng=0)})
+    with pytest.raises(ValueError, match=r"groups\['pair'\] = \(first, last\) must be two tensors"):
+        draw(loss, params=model, groups={"pair": (x, loss)})

@@ -48,9 +48,11 @@ def no_open_figures():
 def test_plot_all_writes_every_png_at_its_size(tmp_path):
     """(d ≠ 2 writes no manifold.png: tests/test_vae_cli.py::test_a_wider_latent_space_has_no_manifold_plot)"""
     m, data = model(), dataset()
+    (tmp_path / "samples.png").write_bytes(b"an older, broken figure")     # redrawing replaces it whole
     paths = plots.plot_all(m, data, history(4), str(tmp_path), seed=0)
     names = [p.rsplit("/", 1)[-1] for p in paths]
     assert names == list(plots.PLOT_PIXELS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)     # no temporary file left behind
     for path, name in zip(paths, names):
         image = matplotlib.image.imread(path)
         width, height = plots.PLOT_PIXELS[name]

@@ -12,6 +12,7 @@ figure open). Each `*_figure` function returns a Figure (a notebook shows it as 
                           the Kingma & Welling figure: equal steps of u are equal steps of prior mass
 """
 
+import io
 import os
 
 import numpy as np
@@ -22,6 +23,8 @@ from matplotlib.ticker import MaxNLocator
 from scipy.special import ndtri
 
 from minigrad.random import as_generator
+
+from .io import atomic_write_bytes
 
 __all__ = ["PLOT_PIXELS", "SEPARATOR", "IMAGE_CMAP", "plot_all", "tile", "loss_figure", "reconstructions_figure",
            "samples_figure", "latent_figure", "manifold_figure"]
@@ -237,7 +240,8 @@ def _class_colours(classes, labels):
 # ----------------------------------------------------------------------------------------------
 
 def plot_all(model, dataset, history, out_dir, seed=0):
-    """Write every figure for `model` on `dataset` into out_dir; return the paths written."""
+    """Write every figure for `model` on `dataset` into out_dir, each PNG atomically (a reader never sees a
+    half-written file); return the paths written."""
     os.makedirs(out_dir, exist_ok=True)
     x = dataset.test
     vrange = (0.0, 1.0) if model.likelihood == "bernoulli" else (float(x.min()), float(x.max()))
@@ -250,6 +254,8 @@ def plot_all(model, dataset, history, out_dir, seed=0):
         figures["manifold.png"] = manifold_figure(model, shape, vrange)
     paths = []
     for name, fig in figures.items():
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=DPI)
         paths.append(os.path.join(out_dir, name))
-        fig.savefig(paths[-1], dpi=DPI)
+        atomic_write_bytes(paths[-1], png.getvalue())
     return paths
