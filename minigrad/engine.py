@@ -582,6 +582,8 @@ _refs_seen = None     # a list while calibrating
 def _is_fresh(t, g, refs):
     if _refs_seen is not None:
         _refs_seen.append(refs)
+    if id(g) in _pooled:               # the buffer pool's own reference is the only other one
+        refs -= 1
     return (0 < refs <= _FRESH_REFS and type(g) is np.ndarray and g.base is None
             and g.dtype == t.data.dtype and g.flags.writeable)
 
@@ -609,6 +611,66 @@ def _calibrate():
     finally:
         _refs_seen = None
     _FRESH_REFS = fresh if held > fresh else 0
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Speed: buffers reused from step to step, for the large arrays of the hot kernels.
+#
+# Why: on this kind of machine a memory page touched for the first time costs ~4 µs, and glibc hands
+# a large array's memory back to the kernel when it is freed, so a step whose temporaries are
+# megabytes paid for ~3,000 fresh pages every step at batch 1000 (PyTorch's caching allocator pays
+# none). `buffer` keeps every large array it hands out and hands it out again once nothing but the
+# pool refers to it, so in steady state a step reuses memory it already has.
+#
+# Safe because an array is handed out again only when its reference count shows that nothing else
+# can see it: no tensor, no node's saved values, no view (a view keeps a reference to its base).
+# Bounded: at most BUFFER_CAP_BYTES are kept; past that, `buffer` is plain np.empty.
+
+BUFFER_MIN_BYTES = 1 << 17        # smaller arrays come from malloc's free lists, already warm
+BUFFER_CAP_BYTES = 1 << 28        # 256 MiB: a VAE step at batch 1000 keeps ~40 MB
+_buffers = {}                     # (shape, dtype) → the arrays handed out
+_pooled = set()                   # their ids (a pooled array is never freed, so ids stay unique)
+_buffer_bytes = 0
+
+
+def buffer(shape, dtype):
+    """An uninitialized array, as np.empty(shape, dtype), from the pool when it is large."""
+    global _buffer_bytes
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    if nbytes < BUFFER_MIN_BYTES:
+        return np.empty(shape, dtype)
+    arrays = _buffers.setdefault((tuple(shape), dtype), [])
+    for a in arrays:
+        if sys.getrefcount(a) <= _FREE_BUFFER_REFS:
+            return a
+    a = np.empty(shape, dtype)
+    if _buffer_bytes + nbytes <= BUFFER_CAP_BYTES:
+        arrays.append(a)
+        _pooled.add(id(a))
+        _buffer_bytes += nbytes
+    return a
+
+
+def release_buffers():
+    """Forget every pooled array (those still in use stay valid): frees the pool's memory."""
+    global _buffer_bytes
+    _buffers.clear()
+    _pooled.clear()
+    _buffer_bytes = 0
+
+
+def _free_buffer_refs():
+    """The reference count, inside buffer()'s loop, of an array only the pool holds (the list, the
+    loop variable, getrefcount's argument): measured, as it may differ between interpreters."""
+    for a in [np.empty(1)]:
+        return sys.getrefcount(a)
+
+
+_FREE_BUFFER_REFS = _free_buffer_refs()
 
 
 _calibrate()

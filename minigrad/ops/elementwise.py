@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..engine import Function
+from ..engine import Function, buffer
 from . import kernels
 
 __all__ = ['Add', 'add', 'Sub', 'sub', 'Mul', 'mul', 'Div', 'div', 'Pow', 'pow', 'Maximum', 'maximum', 'Minimum',
@@ -477,7 +477,7 @@ def expm1(x):
 class Tanh(Function):
     """y = tanh x;  x̄ = ḡ · (1 − y²)   (from the saved output, no second tanh)"""
     def forward(ctx, x):
-        y = np.tanh(x)
+        y = np.tanh(x, out=buffer(x.shape, x.dtype)) if x.dtype.kind == "f" else np.tanh(x)
         ctx.save_for_backward(y)
         return y
 
