@@ -393,7 +393,7 @@ def test_an_evaluation_does_not_survive_further_training(tmp_path, capsys):
     ("text.npy", b"1,2,3\n4,5,6\n", "not a NumPy .npy or .npz file"),
     ("garbage.npy", bytes(range(256)) * 2, "not a NumPy .npy or .npz file"),
     ("truncated.npy", None, "truncated"),
-])
+], ids=["text", "garbage", "truncated"])
 def test_unreadable_array_files(tmp_path, name, content, fragment):
     path = tmp_path / name
     if content is None:
