@@ -31,8 +31,14 @@ def test_an_array_nobody_holds_is_handed_out_again():
 def test_an_array_something_still_refers_to_is_never_handed_out(holder):
     a = engine.buffer(BIG, np.float64)
     a[...] = 7.0
-    keep = {"array": lambda: a, "view": lambda: a[:10], "tensor": lambda: mg.Tensor(a),
-            "reshape": lambda: a.reshape(-1)}[holder]()
+    if holder == "array":
+        keep = a
+    elif holder == "view":
+        keep = a[:10]
+    elif holder == "tensor":
+        keep = mg.Tensor(a)
+    else:
+        keep = a.reshape(-1)
     del a
     b = engine.buffer(BIG, np.float64)
     b[...] = -1.0
