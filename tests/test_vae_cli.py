@@ -190,7 +190,7 @@ def test_bad_arguments_are_argparse_errors(argv, capsys):
     assert "usage:" in err and "error:" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "plot"])
+@pytest.mark.parametrize("command", ["train", "eval", "plot", "export"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

@@ -1,4 +1,4 @@
-"""The command line: python -m vae train | eval | plot.
+"""The command line: python -m vae train | eval | plot | export.
 
 Bad input of any kind (arguments, data, run directories, checkpoints) ends with one line on stderr and a
 non-zero exit status: 2 for arguments argparse rejects, 1 for everything else, 130 after Ctrl-C (SIGINT)
@@ -114,7 +114,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m vae",
         description="Train, evaluate and plot a Variational Autoencoder built on minigrad.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,plot}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,plot,export}")
 
     t = commands.add_parser(
         "train", help="train a VAE and write a run directory",
@@ -168,6 +168,18 @@ def build_parser():
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default RUN_DIR/plots)")
     p.set_defaults(func=cmd_plot, subparser=p)
+
+    x = commands.add_parser(
+        "export", help="write a run's model for PyTorch (.safetensors)",
+        description="Write the model's weights to a .safetensors file under the names and layouts of a PyTorch "
+                    "nn.Linear stack, with its configuration in the file's metadata; docs/pytorch.md has the "
+                    "PyTorch module that loads it.")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--out", required=True, metavar="FILE", help="the .safetensors file to write")
+    x.add_argument("--best", action="store_true",
+                   help="export best.npz (the epoch with the best validation ELBO) instead of the latest model")
+    x.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    x.set_defaults(func=cmd_export, subparser=x)
     return parser
 
 
@@ -285,6 +297,22 @@ def cmd_plot(args, parser):
     history = training.read_metrics(args.run_dir)[:meta.get("epoch", 0)]     # rows past the checkpoint: redone
     out_dir, paths = _write_plots(args.run_dir, model, dataset, history, config.seed, args.out)
     print(f"plots: {out_dir}{os.sep} ({', '.join(os.path.basename(p) for p in paths)})")
+    return 0
+
+
+def cmd_export(args, parser):
+    from .export import export_safetensors
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out) and not args.force:
+        raise VAEError(f"{args.out} already exists; choose another --out, or pass --force to replace it")
+    config, info, model, meta = training.load_run_model(args.run_dir, best=args.best)
+    where = training.describe_position(meta.get("epoch"), meta.get("batch"), meta.get("n_batches"))
+    source = os.path.join(args.run_dir, training.BEST if args.best else training.CHECKPOINT)
+    export_safetensors(model, args.out, overwrite=args.force, metadata={"source": os.path.abspath(source),
+                                                                         "position": where})
+    n = sum(p.size for p in model.parameters())
+    print(f"exported {source} ({where}, {n:,} parameters in {model.dtype.name}) to {args.out}; load it in PyTorch "
+          "with the module in docs/pytorch.md")
     return 0
 
 

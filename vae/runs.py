@@ -42,12 +42,13 @@ from .model import ACTIVATIONS, KL_ESTIMATORS, LIKELIHOODS, VAE
 __all__ = ["TrainConfig", "Progress", "start_run", "read_run", "write_run_info", "fingerprint", "check_data",
            "read_metrics", "start_metrics", "append_metrics", "recover_metrics", "save_checkpoint",
            "load_checkpoint", "load_run_model", "describe_position", "describe_checkpoint", "clear_run",
-           "remove_leftovers", "mark_evaluation_stale", "CONFIG", "METRICS", "CHECKPOINT", "MODEL", "PLOTS", "EVAL",
-           "STALE_EVAL", "METRIC_FIELDS"]
+           "remove_leftovers", "mark_evaluation_stale", "CONFIG", "METRICS", "CHECKPOINT", "MODEL", "BEST", "PLOTS",
+           "EVAL", "STALE_EVAL", "METRIC_FIELDS"]
 
 CONFIG, METRICS, CHECKPOINT, MODEL, PLOTS = "config.json", "metrics.csv", "checkpoint.npz", "model.npz", "plots"
+BEST = "best.npz"
 EVAL, STALE_EVAL = "eval.json", "eval.stale.json"
-RUN_FILES = (CONFIG, METRICS, CHECKPOINT, MODEL, EVAL, STALE_EVAL)
+RUN_FILES = (CONFIG, METRICS, CHECKPOINT, MODEL, BEST, EVAL, STALE_EVAL)
 METRIC_FIELDS = ("epoch", "train_elbo", "train_reconstruction", "train_kl", "test_elbo", "test_reconstruction",
                  "test_kl", "seconds")
 
@@ -418,10 +419,14 @@ def load_checkpoint(path, model, opt, rng, config):
     return progress, meta
 
 
-def load_run_model(run_dir):
-    """(TrainConfig, config.json dict, model, checkpoint meta) of a run, from its latest checkpoint."""
+def load_run_model(run_dir, best=False):
+    """(TrainConfig, config.json dict, model, its file's meta) of a run: the model of its latest checkpoint,
+    or with `best` the one of best.npz (the epoch with the best validation ELBO)."""
     config, info = read_run(run_dir)
-    path = _path(run_dir, CHECKPOINT)
+    path = _path(run_dir, BEST if best else CHECKPOINT)
+    if best and not os.path.isfile(path):
+        raise VAEError(f"{run_dir} has no {BEST}: a run keeps the model of its best validation ELBO only when it "
+                       "trains with a validation split (val_fraction > 0)")
     if not os.path.isfile(path):
         raise VAEError(f"{run_dir} has no {CHECKPOINT}: it has not trained yet; train it first")
     model = VAE.load(path)

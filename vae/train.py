@@ -26,6 +26,7 @@ from .data import binarize, shuffled_batches
 from .errors import CheckpointError, NonFiniteError, VAEError
 from .model import VAE
 from .runs import (
+    BEST,
     CHECKPOINT,
     CONFIG,
     EVAL,
@@ -55,7 +56,7 @@ from .runs import (
 
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteError", "start_run", "train", "evaluate", "read_run",
            "read_metrics", "load_checkpoint", "load_run_model", "parse_interval", "describe_position", "CONFIG",
-           "EVAL", "METRICS", "CHECKPOINT", "MODEL", "PLOTS", "METRIC_FIELDS", "CHECKPOINT_EVERY"]
+           "EVAL", "METRICS", "CHECKPOINT", "MODEL", "BEST", "PLOTS", "METRIC_FIELDS", "CHECKPOINT_EVERY"]
 
 EVAL_BATCH = 1000
 # A checkpoint costs ~5-15 ms (fsync included) against 25-70 ms for an epoch of the default run: written
