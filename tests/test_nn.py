@@ -341,6 +341,41 @@ def test_he_normal_initialization_statistics():
     assert abs(np.mean(np.abs(w) < std) - 0.6827) < 0.01
 
 
+def test_torch_initialization_is_pytorchs_uniform_for_weight_and_bias():
+    """init="torch": W and b ~ U(−1/√in, 1/√in). in=400, out=300: 120,000 weights and 300 biases, all inside
+    the limit, the weights' std within 1% of limit/√3 (std error 0.2%), the extremes within 0.2% of the limit
+    (the largest of 60,000 uniforms falls short by ~limit/60,000); the bias is not zero and also inside."""
+    n_in, n_out = 400, 300
+    layer = nn.Linear(n_in, n_out, dtype=np.float64, rng=0, init="torch")
+    w, b, limit = layer.weight.data, layer.bias.data, 1 / np.sqrt(n_in)
+    assert np.abs(w).max() <= limit and np.abs(b).max() <= limit
+    np.testing.assert_allclose(w.std(), limit / np.sqrt(3), rtol=0.01)
+    np.testing.assert_allclose([w.max(), -w.min()], limit, rtol=0.002)
+    assert np.abs(b).max() > limit / 2 and np.all(b != 0)
+    assert nn.Linear(n_in, n_out, rng=0, init="torch", bias=False).bias is None
+    g = np.random.default_rng(0)                                         # W first, then b, from one Generator
+    np.testing.assert_array_equal(w, g.uniform(-limit, limit, (n_out, n_in)))
+    np.testing.assert_array_equal(b, g.uniform(-limit, limit, n_out))
+
+
+def test_torch_initialization_has_the_distribution_of_torch_nn_linear():
+    """Two-sample Kolmogorov-Smirnov tests, minigrad's init="torch" against torch.nn.Linear's own draws, for
+    a 400 → 300 layer (120,000 weights each) and its bias (300 each) and a 20 → 400 layer: no p-value below
+    1e-4 (under the same distribution each fails with probability 1e-4; the seeds are fixed). Glorot's weights
+    of the 400 → 300 layer, ±√(6/700) instead of ±1/20, are rejected by the same test."""
+    torch = pytest.importorskip("torch")
+    from scipy.stats import ks_2samp
+
+    torch.manual_seed(0)
+    for n_in, n_out in [(400, 300), (20, 400)]:
+        ours = nn.Linear(n_in, n_out, dtype=np.float64, rng=1, init="torch")
+        theirs = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
+        for a, b in [(ours.weight.data, theirs.weight), (ours.bias.data, theirs.bias)]:
+            assert ks_2samp(a.ravel(), b.detach().numpy().ravel()).pvalue > 1e-4, (n_in, n_out, a.shape)
+    glorot = nn.Linear(400, 300, dtype=np.float64, rng=1, init="glorot").weight.data
+    assert ks_2samp(glorot.ravel(), torch.nn.Linear(400, 300).weight.detach().numpy().ravel()).pvalue < 1e-10
+
+
 def test_bias_starts_at_zero():
     for init in ("glorot", "he"):
         np.testing.assert_array_equal(nn.Linear(5, 7, rng=0, init=init).bias.data, np.zeros(7, np.float32))
@@ -360,7 +395,7 @@ def test_same_seed_gives_identical_weights_and_different_seeds_differ():
 
 
 def test_linear_init_argument_is_validated():
-    with pytest.raises(ValueError, match="Linear: init must be 'glorot' or 'he', got 'xavier'"):
+    with pytest.raises(ValueError, match=r"Linear: init must be one of \('glorot', 'he', 'torch'\), got 'xavier'"):
         nn.Linear(2, 2, init="xavier", rng=0)
 
 
@@ -457,12 +492,15 @@ def test_mlp_output_activation_and_activation_class():
 @pytest.mark.parametrize("activation, init", [("tanh", "glorot"), ("sigmoid", "glorot"), ("softplus", "glorot"),
                                               ("relu", "he"), ("leaky_relu", "he")])
 def test_mlp_initialization_follows_the_activation(activation, init):
-    """ReLU-family MLPs use He init, the others Glorot; layers draw from one generator in order."""
-    model = nn.MLP([6, 5, 4], activation=activation, rng=11)
-    g = np.random.default_rng(11)
-    expected = [nn.Linear(6, 5, rng=g, init=init), nn.Linear(5, 4, rng=g, init=init)]
-    for layer, ref in zip([m for m in model if isinstance(m, nn.Linear)], expected):
-        np.testing.assert_array_equal(layer.weight.data, ref.weight.data)
+    """ReLU-family MLPs use He init, the others Glorot, unless `init` says otherwise; layers draw from one
+    generator in order."""
+    for model, kind in [(nn.MLP([6, 5, 4], activation=activation, rng=11), init),
+                        (nn.MLP([6, 5, 4], activation=activation, rng=11, init="torch"), "torch")]:
+        g = np.random.default_rng(11)
+        expected = [nn.Linear(6, 5, rng=g, init=kind), nn.Linear(5, 4, rng=g, init=kind)]
+        for layer, ref in zip([m for m in model if isinstance(m, nn.Linear)], expected):
+            np.testing.assert_array_equal(layer.weight.data, ref.weight.data)
+            np.testing.assert_array_equal(layer.bias.data, ref.bias.data)
 
 
 @pytest.mark.parametrize("sizes", [[], [3], (4,)])

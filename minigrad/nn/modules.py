@@ -102,10 +102,13 @@ class Module:
 
 
 class Linear(Module):
-    """y = x Wᵀ + b with W of shape (out_features, in_features).
+    """y = x Wᵀ + b with W of shape (out_features, in_features), as torch.nn.Linear stores it.
 
-    init="glorot" (default, for tanh/sigmoid): W ~ U(−a, a), a = √(6 / (in + out));
-    init="he" (for ReLU): W ~ N(0, 2 / in). The bias starts at 0. `rng` is a numpy Generator or a seed."""
+    init="glorot" (default, for tanh/sigmoid): W ~ U(−a, a), a = √(6 / (in + out)), b = 0;
+    init="he" (for ReLU): W ~ N(0, 2 / in), b = 0;
+    init="torch": PyTorch's nn.Linear default, W ~ U(−a, a) and b ~ U(−a, a) with a = 1/√in (its
+    kaiming_uniform_(a=√5) is U(±gain·√(3/in)) with gain = √(2/(1+5)), i.e. ±1/√in), W drawn first.
+    `rng` is a numpy Generator or a seed."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None, init="glorot"):
         if not all(isinstance(n, (int, np.integer)) and n > 0 for n in (in_features, out_features)):
@@ -117,11 +120,15 @@ class Linear(Module):
             w = rng.uniform(-limit, limit, size=(out_features, in_features))
         elif init == "he":
             w = rng.normal(0.0, np.sqrt(2.0 / in_features), size=(out_features, in_features))
+        elif init == "torch":
+            limit = 1.0 / np.sqrt(in_features)
+            w = rng.uniform(-limit, limit, size=(out_features, in_features))
         else:
-            raise ValueError(f"Linear: init must be 'glorot' or 'he', got {init!r}")
+            raise ValueError(f"Linear: init must be one of {INITS}, got {init!r}")
+        b = rng.uniform(-limit, limit, size=out_features) if init == "torch" and bias else np.zeros(out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(w, dtype=dtype)
-        self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
+        self.bias = Parameter(b, dtype=dtype) if bias else None
 
     def forward(self, x):
         if x.shape[-1:] != (self.in_features,):
@@ -132,6 +139,9 @@ class Linear(Module):
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}, dtype={self.weight.dtype}"
+
+
+INITS = ("glorot", "he", "torch")
 
 
 class Tanh(Module):
@@ -200,14 +210,16 @@ def _activation(activation, what):
 
 class MLP(Sequential):
     """Linear → activation → … → Linear for layer sizes [in, h₁, …, out]; no activation after the last
-    layer unless `output_activation` is given. ReLU-family activations get He initialization."""
+    layer unless `output_activation` is given. `init` is every Linear's (see Linear); by default (None)
+    ReLU-family activations get He initialization and the others Glorot."""
 
-    def __init__(self, sizes, activation="tanh", output_activation=None, dtype=np.float32, rng=None):
+    def __init__(self, sizes, activation="tanh", output_activation=None, dtype=np.float32, rng=None, init=None):
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
         act = _activation(activation, "activation")
         out_act = None if output_activation is None else _activation(output_activation, "output_activation")
-        init = "he" if act in (ReLU, LeakyReLU) else "glorot"
+        if init is None:
+            init = "he" if act in (ReLU, LeakyReLU) else "glorot"
         rng = as_generator(rng, "MLP")
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
