@@ -182,8 +182,9 @@ def eval_batches(test, config, eval_samples, epoch):
     return out
 
 
-def train_loop(run, data, config, settings, make_stepper, log=None):
+def train_loop(run, data, config, settings, make_stepper, log=None, on_epoch=None):
     """Train one run for settings.epochs epochs; returns its record (history of per-epoch test ELBOs).
+    on_epoch(epochs done), if given, is called after each epoch's evaluation (outside the timed part).
 
     make_stepper(initial_model) → (step(xb, eps) → per-example ELBO array or None if not finite,
                                    evaluate(x, eps) → per-example test ELBO array)
@@ -221,6 +222,8 @@ def train_loop(run, data, config, settings, make_stepper, log=None):
             diverged = epoch + 1
             break
         history.append({"epoch": epoch + 1, "train_elbo": total / count, "test_elbo": test, "seconds": seconds})
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
         if log is not None:
             log(f"{run.name}: epoch {epoch + 1}/{settings.epochs}, test ELBO {test:.3f} nats, {seconds:.1f} s")
     return {"run": run, "history": history, "seconds": seconds, "diverged": diverged}

@@ -163,3 +163,15 @@ class NumpyAdam:
             np.divide(m, s, out=s)
             s *= self.lr * c2 / c1
             p -= s
+
+
+def docs_pytorch_vae():
+    """The PyTorch `VAE` module of docs/pytorch.md (its first python block, run as written; needs torch)."""
+    import re
+
+    path = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "pytorch.md")
+    with open(path, encoding="utf-8") as f:
+        block = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)[0]
+    namespace = {"__name__": "pytorch_md"}
+    exec(compile(block, "docs/pytorch.md", "exec"), namespace)
+    return namespace["VAE"]

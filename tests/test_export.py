@@ -3,19 +3,16 @@ docs/pytorch.md loads it and computes the same ELBO; export → import is exact;
 unasked."""
 
 import os
-import pathlib
-import re
 import sys
 
 import numpy as np
 import pytest
 
+from benchmarks.common import docs_pytorch_vae
 from vae import VAE, CheckpointError, VAEError
 from vae.cli import main
 from vae.export import export_safetensors, load_safetensors
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-DOC = (ROOT / "docs" / "pytorch.md").read_text(encoding="utf-8")
 TINY = ["--hidden", "16", "--epochs", "2", "--quiet", "--no-plots"]
 
 
@@ -108,13 +105,6 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", str(run), "--out", str(out), "--force"]) == 0
 
 
-def pytorch_module():
-    block = re.findall(r"```python\n(.*?)```", DOC, flags=re.S)[0]
-    namespace = {"__name__": "pytorch_md"}
-    exec(compile(block, "docs/pytorch.md", "exec"), namespace)
-    return namespace["VAE"]
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_the_pytorch_module_of_the_docs_gets_the_same_elbo_for_the_same_eps(tmp_path, case):
     """float32: |Δ| ≤ 4e-6 · (1 + |ELBO|), ~32 float32 ulps (seen: ≤ 3.5e-7, different summation orders);
@@ -122,7 +112,7 @@ def test_the_pytorch_module_of_the_docs_gets_the_same_elbo_for_the_same_eps(tmp_
     torch = pytest.importorskip("torch")
     model = trained_like(**case)
     path = export_safetensors(model, tmp_path / "m.safetensors")
-    TorchVAE = pytorch_module()
+    TorchVAE = docs_pytorch_vae()
     peer = TorchVAE.load(str(path))
     assert {k: tuple(v.shape) for k, v in peer.state_dict().items()} == {k: v.shape for k, v in
                                                                          model.state_dict().items()}
