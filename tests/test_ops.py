@@ -181,6 +181,10 @@ BINARY = {
     "logaddexp2": (mg.logaddexp2, mg.logaddexp2, np.logaddexp2, "any", "any"),
     "fmax": (mg.fmax, mg.fmax, np.fmax, "low", "high"),
     "fmin": (mg.fmin, mg.fmin, np.fmin, "low", "high"),
+    "beta": (mg.beta, mg.beta, scipy.special.beta, "positive", "positive"),
+    "betaln": (mg.betaln, mg.betaln, scipy.special.betaln, "positive", "positive"),
+    "xlogy": (mg.xlogy, mg.xlogy, scipy.special.xlogy, "any", "positive"),
+    "xlog1py": (mg.xlog1py, mg.xlog1py, scipy.special.xlog1py, "any", "gt-1"),
 }
 
 BROADCAST_PAIRS = [
