@@ -24,6 +24,7 @@ __all__ = ['Add', 'add', 'Sub', 'sub', 'Mul', 'mul', 'Div', 'div', 'Pow', 'pow',
     'Round', 'round', 'BinaryCrossEntropyWithLogits', 'MSELoss']
 
 _LN2, _LN10 = math.log(2), math.log(10)     # Python floats: weak, so float32 stays float32
+_NUMBERS = (float, int, bool)
 
 # ----------------------------------------------------------------------------------------------
 # Binary
@@ -52,9 +53,6 @@ def weak_operands(a, b):
     elif sb > sa and db.kind == "f" and da.kind in "biuf":
         a = a.astype(db, copy=False) if sa else db.type(a)
     return a, b
-
-
-_NUMBERS = (float, int, bool)
 
 
 class Add(Function):
