@@ -30,7 +30,7 @@ _NUMBERS = (float, int, bool)
 # Binary
 
 
-def weak_operands(a, b):
+def weak_operands(a, b, numbers=False):
     """The two operands of a binary op in one float dtype under PyTorch's weak-scalar rule.
 
     An operand's standing: an array with axes (2) > a 0-d array, i.e. a 0-d tensor (1) > a NumPy scalar or a
@@ -38,14 +38,15 @@ def weak_operands(a, b):
     weaker one takes its dtype: float32 · np.float64(2) and float32 · mg.tensor(2.0) stay float32, as in
     PyTorch (NumPy 2 alone gives float64, and SciPy's ufuncs do even for Python numbers). Equal standing is
     NumPy's promotion. Every binary op's forward starts here, so its saved arrays, its output and the
-    gradients it computes keep that dtype."""
+    gradients it computes keep that dtype. NumPy's own ufuncs already treat Python numbers as weak, so
+    they are cast only with numbers=True (the scipy.special ops): x * 2.0 pays nothing here."""
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is db:                                    # one dtype, the common case
         return a, b
     if db is None:                                  # b a Python number (or None, a list: left to NumPy)
-        return a, (da.type(b) if type(b) in _NUMBERS and da.kind == "f" else b)
+        return a, (da.type(b) if numbers and type(b) in _NUMBERS and da.kind == "f" else b)
     if da is None:
-        return (db.type(a) if type(a) in _NUMBERS and db.kind == "f" else a), b
+        return (db.type(a) if numbers and type(a) in _NUMBERS and db.kind == "f" else a), b
     sa = 2 if a.ndim else 1 if type(a) is np.ndarray else 0
     sb = 2 if b.ndim else 1 if type(b) is np.ndarray else 0
     if sa > sb and da.kind == "f" and db.kind in "biuf":

@@ -212,7 +212,7 @@ def gamma(x):
 class Beta(Function):
     """y = B(a, b) = Γ(a)Γ(b) / Γ(a + b);  ā = ḡ · y · (ψ(a) − ψ(a + b)),  b̄ = ḡ · y · (ψ(b) − ψ(a + b))"""
     def forward(ctx, a, b):
-        a, b = weak_operands(a, b)
+        a, b = weak_operands(a, b, numbers=True)
         y = special.beta(a, b)
         ctx.save_for_backward(a, b, y)
         return y
@@ -231,7 +231,7 @@ def beta(a, b):
 class Betaln(Function):
     """y = log |B(a, b)|;  ā = ḡ · (ψ(a) − ψ(a + b)),  b̄ = ḡ · (ψ(b) − ψ(a + b))"""
     def forward(ctx, a, b):
-        a, b = weak_operands(a, b)
+        a, b = weak_operands(a, b, numbers=True)
         ctx.save_for_backward(a, b)
         return special.betaln(a, b)
 
@@ -287,7 +287,7 @@ class Xlogy(Function):
     """z = x log y, 0 where x = 0 (whatever y);  x̄ = ḡ · log y (0 where x = y = 0),  ȳ = ḡ · x / y (0 where x = 0:
     z is 0 all along x = 0). PyTorch also sets x̄ = 0 at x = 0 for y > 0; here it is log y, the derivative."""
     def forward(ctx, x, y):
-        x, y = weak_operands(x, y)
+        x, y = weak_operands(x, y, numbers=True)
         ctx.save_for_backward(x, y)
         return special.xlogy(x, y)
 
@@ -310,7 +310,7 @@ class Xlog1py(Function):
     """z = x log(1 + y), 0 where x = 0;  x̄ = ḡ · log1p(y) (0 where x = 0, y = −1),
     ȳ = ḡ · x / (1 + y) (0 where x = 0)"""
     def forward(ctx, x, y):
-        x, y = weak_operands(x, y)
+        x, y = weak_operands(x, y, numbers=True)
         ctx.save_for_backward(x, y)
         return special.xlog1py(x, y)
 
