@@ -21,6 +21,7 @@ from .gradcheck import GradcheckError, gradcheck, numerical_grad
 from .graph import draw, explain, to_dot
 from .nn import functional  # minigrad.functional is minigrad.nn.functional, one module
 from .ops import *  # noqa: F403 - every op function is also minigrad.<name>
+from .ops import linalg  # minigrad.linalg, as numpy.linalg
 from .random import as_generator
 from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam_logvar
 

@@ -5,7 +5,8 @@ side, with the function users call right under its class.
     special.py       scipy.special's functions: Φ, Φ⁻¹, log Γ, ψ, …
     reductions.py    sum, mean, max, min, logsumexp
     shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where
-    matmul.py        matmul and the fused Linear
+    matmul.py        matmul, the fused Linear, einsum and the products built on them
+    linalg.py        minigrad.linalg: cholesky, solve_triangular, solve, inv, det, slogdet, eigh, norm, …
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
 
 Every function here is also reachable as `minigrad.<name>`; `bind_tensor_methods` below makes Tensor's
@@ -15,7 +16,9 @@ operators and methods call them.
 import numpy as np
 
 from ..engine import Tensor
+from . import linalg  # mg.linalg.<name>, not mg.<name>, as in numpy.linalg
 from .elementwise import *  # noqa: F403
+from .linalg import Cholesky, SolveTriangular  # linalg's op classes join the table as ops.<Name>
 from .matmul import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403

@@ -1,0 +1,126 @@
+"""The matrix-product family (einsum, outer, inner, dot, tensordot, kron, cross): forward against NumPy,
+gradient against central finite differences.
+
+Tolerances. Gradients: `mg.gradcheck` at its defaults (float64, eps=1e-6, an element passes when
+|analytic − numerical| ≤ 1e-5 + 1e-4·|numerical|); every function here is multilinear, so the central
+difference is exact up to rounding. Forward values: minigrad calls the same NumPy function with the same
+arguments, so they must be equal bit for bit (`assert_array_equal`), except where a product is composed
+of other ops (stated at the test), compared with rtol=1e-12. Every random draw is seeded.
+"""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def randn(*shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s) for s in shapes]
+
+
+def check_forward_and_grad(fn, reference, arrays, exact=True):
+    got = fn(*[mg.tensor(a) for a in arrays]).data
+    want = reference(*arrays)
+    assert got.shape == np.shape(want)
+    if exact:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert mg.gradcheck(fn, [mg.tensor(a, requires_grad=True) for a in arrays]) is True
+
+
+# ----------------------------------------------------------------------------------------------
+# einsum
+
+EINSUM = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),                    # matmul
+    ("ij,jk", [(2, 3), (3, 4)]),                        # implicit output: letters used once, sorted
+    ("ji", [(2, 3)]),                                   # implicit: sorted order makes this a transpose
+    ("Ba", [(2, 3)]),                                   # A–Z sort before a–z (NumPy's order)
+    ("ij->", [(2, 3)]),                                 # full sum
+    ("ij->j", [(2, 3)]),                                # a letter only the input has: ḡ broadcasts along it
+    ("ii->i", [(3, 3)]),                                # diagonal: x̄ lives on the diagonal
+    ("ii", [(3, 3)]),                                   # trace
+    ("iii->", [(2, 2, 2)]),
+    ("iij->ji", [(3, 3, 2)]),
+    ("bii,bj->bij", [(2, 3, 3), (2, 4)]),
+    ("ii,i->i", [(3, 3), (3,)]),
+    ("i,i", [(3,), (3,)]),                              # inner product
+    ("i,j->ij", [(3,), (4,)]),                          # outer product
+    ("i,j,k->ijk", [(2,), (3,), (4,)]),
+    ("ijk,jkl,lm->im", [(2, 3, 4), (3, 4, 5), (5, 2)]),
+    (",ij->ij", [(), (2, 3)]),                          # 0-d operand
+    ("", [()]),
+    ("...", [()]),
+    ("...ij,...jk->...ik", [(2, 1, 2, 3), (5, 3, 4)]),  # ellipsis with broadcasting batch axes
+    ("...ij,...jk", [(2, 3), (4, 3, 2)]),               # implicit output keeps the ellipsis axes first
+    ("ij...", [(2, 3, 4)]),
+    ("i...i", [(3, 2, 3)]),
+    ("...i->...", [(2, 3, 4)]),
+    ("i...->...", [(3,)]),                              # an ellipsis of no axes
+    ("i,i", [(1,), (3,)]),                              # NumPy broadcasts a size-1 axis: x̄ sums it back
+    ("ij,ij->i", [(3, 1), (1, 4)]),
+    ("ii,i->i", [(1, 1), (3,)]),
+    (" ij , jk -> ik ", [(2, 3), (3, 4)]),              # spaces are ignored
+    ("ij,jk->ik", [(0, 3), (3, 2)]),                    # size-0 axes
+    ("ij,jk->ik", [(2, 0), (0, 3)]),                    # contraction over nothing: zeros
+]
+
+
+@pytest.mark.parametrize("subscripts,shapes", EINSUM, ids=[s for s, _ in EINSUM])
+def test_einsum(subscripts, shapes):
+    check_forward_and_grad(lambda *xs: mg.einsum(subscripts, *xs),
+                           lambda *xs: np.einsum(subscripts, *xs), randn(*shapes))
+
+
+def test_einsum_diagonal_vjp_scatters_onto_the_diagonal():
+    x = mg.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    mg.einsum("ii->i", x).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x.grad, np.diag([1.0, 2.0, 3.0]))
+
+
+def test_einsum_sublist_form():
+    a, b = randn((2, 3), (3, 4))
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    for sublists in ([[0, 1], [1, 2], [0, 2]], [[0, 1], [1, 2]], [[0, 1], [1, 2], [Ellipsis]]):
+        got = mg.einsum(ta, sublists[0], tb, *sublists[1:]).data
+        np.testing.assert_array_equal(got, np.einsum(a, sublists[0], b, *sublists[1:]))
+    np.testing.assert_array_equal(mg.einsum(ta, [Ellipsis, 1]).data, np.einsum(a, [Ellipsis, 1]))
+    assert mg.gradcheck(lambda p, q: mg.einsum(p, [0, 1], q, [1, 2], [2]), [ta, tb]) is True
+
+
+def test_einsum_optimize_gives_the_same_contraction():
+    xs = randn((2, 3, 4), (3, 4, 5), (5, 2))
+    ts = [mg.tensor(x, requires_grad=True) for x in xs]
+    got = mg.einsum("ijk,jkl,lm->im", *ts, optimize=True).data
+    np.testing.assert_allclose(got, np.einsum("ijk,jkl,lm->im", *xs), rtol=1e-12)
+    assert mg.gradcheck(lambda *t: mg.einsum("ijk,jkl,lm->im", *t, optimize="greedy"), ts) is True
+
+
+def test_einsum_only_some_inputs_need_grad():
+    a, b = randn((2, 3), (3, 4))
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b)
+    mg.einsum("ij,jk->ik", ta, tb).sum().backward()
+    np.testing.assert_allclose(ta.grad, np.ones((2, 4)) @ b.T, rtol=1e-12)
+    assert tb.grad is None
+
+
+def test_einsum_keeps_float32():
+    a, b = (x.astype(np.float32) for x in randn((2, 3), (3, 4)))
+    ta = mg.tensor(a, requires_grad=True)
+    y = mg.einsum("ij,jk->ik", ta, mg.tensor(b))
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert ta.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("subscripts,shapes,message", [
+    ("ij,jk->ik", [(2, 3), (4, 5)], "Einsum"),          # mismatched contraction
+    ("ij,jk->ik", [(2, 3)], "Einsum"),                  # too few operands
+    ("ij", [(2, 3, 4)], "Einsum"),                      # wrong number of letters
+])
+def test_einsum_bad_input_names_the_op_and_shapes(subscripts, shapes, message):
+    with pytest.raises(ValueError, match=message) as info:
+        mg.einsum(subscripts, *[mg.tensor(x) for x in randn(*shapes)])
+    assert str(shapes[0]) in str(info.value)
