@@ -3,8 +3,9 @@ side, with the function users call right under its class.
 
     elementwise.py   + − × ÷ **, max/min, exp, log, tanh, softplus, clip, … and the fused losses
     special.py       scipy.special's functions: Φ, Φ⁻¹, log Γ, ψ, …
-    reductions.py    sum, mean, max, min, logsumexp
-    shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where
+    reductions.py    sum, mean, max, min, logsumexp, prod, var, std, average; the scans cumsum, cumprod; sort
+    shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where, and NumPy's
+                     rearrangements: moveaxis, flip, roll, repeat, tile, pad, split, diff, diagonal, tril, take, …
     matmul.py        matmul, the fused Linear, einsum and the products built on them
     linalg.py        minigrad.linalg: cholesky, solve_triangular, solve, inv, det, slogdet, eigh, norm, …
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
@@ -76,7 +77,9 @@ def bind_tensor_methods():
     Tensor.__hash__ = object.__hash__      # elementwise __eq__ must not make tensors unhashable
     for op in (exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu, softplus,  # noqa: F405
                log_sigmoid, clip, maximum, minimum, sum, max, min, mean, logsumexp, broadcast_to,  # noqa: F405
-               expand_dims, squeeze, pow, matmul):  # noqa: F405
+               expand_dims, squeeze, pow, matmul,  # noqa: F405
+               prod, var, std, cumsum, cumprod, ravel, flatten, swapaxes, repeat, diagonal,  # noqa: F405
+               trace, take):  # noqa: F405
         setattr(Tensor, op.__name__, op)
     Tensor.reshape, Tensor.transpose = _reshape_method, _transpose_method
     Tensor.T = property(lambda self: transpose(self))  # noqa: F405

@@ -433,11 +433,11 @@ class BinaryCrossEntropyWithLogits(Function):
 
 class MSELoss(Function):
     """ℓ = Σ (x − t)² / N over all elements (N = their number for "mean", 1 for "sum"); one node;
-    x̄ = ḡ · 2(x − t) / N,  t̄ = −x̄"""
+    x̄ = ḡ · 2(x − t) / N,  t̄ = −x̄. The mean of no elements is nan, as np.mean (without its warning)."""
     def forward(ctx, x, t, reduction="mean"):
         d = np.subtract(x, t)
         ctx.save_for_backward(d)
-        ctx.scale = 2.0 / d.size if reduction == "mean" and d.size else 2.0
+        ctx.scale = 2.0 if reduction != "mean" else 2.0 / d.size if d.size else np.nan
         return np.vdot(d, d) * (ctx.scale / 2)
 
     def backward(ctx, g):
