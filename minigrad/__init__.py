@@ -1,7 +1,6 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
 from . import distributions, estimators, nn, optim, random
-from .allocator import tune_allocator
 from .engine import (
     Function,
     Tensor,

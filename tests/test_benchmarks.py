@@ -189,7 +189,7 @@ def test_readme_rewrite_between_markers(tmp_path, ok_bench, capsys):
     section = text.split(run_all.START)[1].split(run_all.END)[0]
     assert "stale table" not in section and "| 1 | 2.0 |" in section and "### Fake" in section
     assert "![fake_plot](benchmarks/results/fake_plot.png)" in section          # relative to the README
-    assert "python -m benchmarks --readme" in section
+    assert "python -m benchmarks --out benchmarks/results --readme" in section
     assert "](fake_plot.png)" in (out / "fake.md").read_text()                # relative to OUT there
     assert f"README updated: {readme}" in capsys.readouterr().out
     assert os.stat(readme).st_mode & 0o777 == 0o644                           # its permissions kept
@@ -217,7 +217,7 @@ def test_runner_as_a_script_and_as_a_package_lists_the_registry(tmp_path):
                 [sys.executable, os.path.join(REPO, "benchmarks", "run_all.py"), "--help"]):
         res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr
-        assert "engine, estimators, vae, peers, training" in " ".join(res.stdout.split())
+        assert "engine, estimators, vae, peers, training, checkpoint" in " ".join(res.stdout.split())
     res = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nonsense", "--out", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "invalid choice: 'nonsense'" in res.stderr

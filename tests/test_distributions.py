@@ -339,6 +339,29 @@ def test_uniform_open_is_strictly_inside_the_unit_interval():
     assert u64.dtype == np.float64 and u64.min() > 0 and u64.max() < 1
 
 
+def _generator_starting_with_zero_words(n_zero_words):
+    """A real Generator whose first `n_zero_words` 32-bit outputs are 0: an MT19937 whose state words are
+    set by hand (MT19937's tempering maps 0 to 0). Generator.random then returns exact zeros first —
+    float64 takes two words a draw, float32 one — which a seeded draw practically never does."""
+    bit_generator = np.random.MT19937(0)
+    state = bit_generator.state
+    state["state"]["key"][:n_zero_words] = 0
+    state["state"]["pos"] = 0
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+@pytest.mark.parametrize("dtype, zeros", [(np.float64, 5), (np.float32, 10)])
+def test_uniform_open_redraws_exact_zeros(dtype, zeros):
+    """The draws that would be 0 are redrawn: with a Generator whose first `zeros` draws are exactly 0 (shown
+    on a copy), uniform_open returns no zero, and keeps the later draws as they came."""
+    plain = _generator_starting_with_zero_words(10).random(12, dtype=dtype)
+    assert np.all(plain[:zeros] == 0) and np.all(plain[zeros:] > 0)      # the planted zeros are there
+    u = uniform_open(_generator_starting_with_zero_words(10), (12,), dtype)
+    assert u.dtype == dtype and u.min() > 0 and u.max() < 1
+    np.testing.assert_array_equal(u[zeros:], plain[zeros:])
+
+
 # ----------------------------------------------------------------------------------------------
 # Bernoulli
 

@@ -65,6 +65,21 @@ def test_elbo_matches_a_numpy_computation(likelihood, n_samples):
     np.testing.assert_allclose(out.elbo.data, out.reconstruction.data - out.kl.data, rtol=1e-14)
 
 
+def test_learned_observation_noise_is_floored_at_sigma_0_01():
+    """σ_x ≥ 0.01 (log σ_x² ≥ log 1e-4): log-variances below the floor give the ELBO of the floor (the NumPy
+    reference clips at log 1e-4 itself) and no gradient; those above it are used as they are."""
+    model = small_vae("gaussian")
+    floor = math.log(1e-4)
+    model.obs_logvar.data[:] = [floor - 10.0, floor - 1.0, floor - 1e-3, floor + 1e-3, -1.0, 0.5]
+    x = np.random.default_rng(3).normal(size=(4, 6))
+    eps = np.random.default_rng(2).standard_normal((4, 2))
+    out = model.elbo(x, eps=eps)
+    np.testing.assert_allclose(out.reconstruction.data, numpy_elbo(model, x, eps)[1], rtol=1e-12, atol=1e-12)
+    out.elbo.sum().backward()
+    grad = model.obs_logvar.grad
+    assert np.all(grad[:3] == 0) and np.all(grad[3:] != 0), grad
+
+
 def test_elbo_draws_eps_from_the_generator():
     model, x = small_vae(), binary_data(4, 6)
     a = model.elbo(x, n_samples=3, rng=np.random.default_rng(7))
@@ -282,3 +297,32 @@ def test_load_rejects_missing_corrupted_and_mismatched_files(tmp_path):
                                  '"latent_dim": 2}}'), **{"param/encoder.0.weight": np.zeros((5, 7))})
     with pytest.raises(CheckpointError, match="do not match the model"):
         VAE.load(path)
+
+
+def test_closed_forms_agree_with_minigrad_distributions():
+    """vae.model keeps its own closed forms in log σ² (see its docstring); on float64 inputs where σ is
+    representable they equal minigrad.distributions.Normal's, values and gradients, to round-off
+    (rtol 1e-12; the terms are sums of 5 numbers of size ≤ 100, so round-off is ≈ 1e-14 relative)."""
+    from minigrad.distributions import Normal, kl_divergence
+    from vae.model import gaussian_log_prob, kl_to_standard_normal, standard_normal_log_prob
+
+    rng = np.random.default_rng(0)
+    mu0, logvar0, x0 = rng.normal(size=(3, 7, 5)) * [[[2.0]], [[3.0]], [[2.0]]]
+    std = Normal(np.zeros(()), np.ones(()))
+
+    def both(ours, theirs):
+        results = []
+        for fn in (ours, theirs):
+            mu, logvar = mg.tensor(mu0, requires_grad=True), mg.tensor(logvar0, requires_grad=True)
+            value = fn(mu, logvar)
+            value.sum().backward()
+            results.append((value.data, mu.grad, logvar.grad))
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+    both(lambda mu, lv: kl_to_standard_normal(mu, lv),
+         lambda mu, lv: kl_divergence(Normal(mu, mg.exp(0.5 * lv)), std).sum(axis=-1))
+    both(lambda mu, lv: gaussian_log_prob(x0, mu, lv),
+         lambda mu, lv: Normal(mu, mg.exp(0.5 * lv)).log_prob(x0).sum(axis=-1))
+    both(lambda mu, lv: standard_normal_log_prob(mu) + 0 * lv.sum(axis=-1),
+         lambda mu, lv: std.log_prob(mu).sum(axis=-1) + 0 * lv.sum(axis=-1))
