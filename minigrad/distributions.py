@@ -45,7 +45,7 @@ from .reparam import DirectMultivariateGaussianSample, GaussianReparam, Multivar
 __all__ = [
     "Distribution", "InverseCDFDistribution", "Normal", "Bernoulli", "Exponential", "Logistic", "Gumbel",
     "Laplace", "Cauchy", "Weibull", "Kumaraswamy", "kl_divergence", "register_kl", "uniform_open",
-    "MultivariateNormal", "scale_tril_from_unconstrained",
+    "MultivariateNormal", "scale_tril_from_unconstrained", "scale_tril_from_parts",
 ]
 
 EULER_GAMMA = 0.57721566490153286061
@@ -906,9 +906,27 @@ def scale_tril_from_unconstrained(v, dim, floor=1e-5):
     if v.ndim < 1 or v.shape[-1] != size:
         raise ValueError(f"scale_tril_from_unconstrained: v has shape {v.shape}, expected (…, {size}): D(D+1)/2 = "
                          f"{size} entries for D = {dim}")
-    zero = Tensor(np.zeros(v.shape[:-1] + (1,), v.dtype))
-    entries = ops.concatenate([ops.softplus(v[..., :dim]) + floor, v[..., dim:], zero], axis=-1)
-    index = np.full((dim, dim), size)                     # above the diagonal: the appended zero
+    return scale_tril_from_parts(ops.softplus(v[..., :dim]) + floor, v[..., dim:])
+
+
+def scale_tril_from_parts(diagonal, strict_lower):
+    """L (…, D, D) with the given diagonal (…, D) and strict lower triangle (…, D(D−1)/2, row by row in
+    numpy.tril_indices(D, -1) order), zeros above: L_ii = diagonal_i, L_ij = strict_lower_{i(i−1)/2 + j} (i > j).
+
+    The assembly `scale_tril_from_unconstrained` uses after its softplus; for any positive diagonal (e.g.
+    exp(½ log σ²) from a VAE's log-variance head) it gives a Cholesky factor. One gather in the graph, so the
+    gradient of each entry of L goes back to the entry it came from."""
+    d, off = (t if isinstance(t, Tensor) else _const(t, _float_dtype(np.asarray(t).dtype))
+              for t in (diagonal, strict_lower))
+    dim = d.shape[-1] if d.ndim else 0
+    if d.ndim < 1 or off.ndim < 1 or off.shape[-1] != dim * (dim - 1) // 2:
+        raise ValueError(f"scale_tril_from_parts: diagonal {d.shape} and strict_lower {off.shape} must be (…, D) and "
+                         f"(…, D(D−1)/2) = (…, {dim * (dim - 1) // 2})")
+    batch = np.broadcast_shapes(d.shape[:-1], off.shape[:-1])
+    zero = Tensor(np.zeros(batch + (1,), np.result_type(d.dtype, off.dtype)))
+    parts = [t if t.shape[:-1] == zero.shape[:-1] else ops.broadcast_to(t, zero.shape[:-1] + t.shape[-1:])
+             for t in (d, off)]
+    index = np.full((dim, dim), dim * (dim + 1) // 2)     # above the diagonal: the appended zero
     index[np.diag_indices(dim)] = np.arange(dim)
-    index[np.tril_indices(dim, -1)] = dim + np.arange(size - dim)
-    return ops.take(entries, index, axis=-1)
+    index[np.tril_indices(dim, -1)] = dim + np.arange(dim * (dim - 1) // 2)
+    return ops.take(ops.concatenate(parts + [zero], axis=-1), index, axis=-1)

@@ -19,6 +19,7 @@ from minigrad.distributions import (
     MultivariateNormal,
     Normal,
     kl_divergence,
+    scale_tril_from_parts,
     scale_tril_from_unconstrained,
 )
 from minigrad.reparam import DirectMultivariateGaussianSample, MultivariateGaussianReparam
@@ -397,6 +398,22 @@ def test_scale_tril_from_unconstrained_follows_its_formula_and_gradchecks():
     tiny = scale_tril_from_unconstrained(np.array([-800.0, 0.0, 0.0]), 2)
     assert tiny.data[0, 0] == 1e-5
     MultivariateNormal(np.zeros(2), scale_tril=tiny)
+
+
+def test_scale_tril_from_parts_places_each_entry_and_broadcasts():
+    """diagonal (2, 3) with one strict lower triangle (3,) shared by both rows: exact placement; gradcheck."""
+    rng = np.random.default_rng(17)
+    diag, off = rng.uniform(0.5, 2.0, (2, 3)), rng.standard_normal(3)
+    L = scale_tril_from_parts(diag, off).data
+    rows, cols = np.tril_indices(3, -1)
+    for b in range(2):
+        expected = np.diag(diag[b])
+        expected[rows, cols] = off
+        np.testing.assert_array_equal(L[b], expected)
+    d, o = mg.tensor(diag, requires_grad=True), mg.tensor(off, requires_grad=True)
+    assert mg.gradcheck(scale_tril_from_parts, [d, o])
+    with pytest.raises(ValueError, match=r"scale_tril_from_parts: diagonal \(2, 3\) and strict_lower \(2,\) must be"):
+        scale_tril_from_parts(diag, np.zeros(2))
 
 
 def test_scale_tril_from_unconstrained_rejects_wrong_sizes():
