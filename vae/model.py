@@ -11,6 +11,10 @@ z ~ q_φ(z|x) directly would cut the path from the loss back to φ; writing z = 
 of φ turns the expectation over q_φ into one over ε (LOTUS), so ∇_φ moves inside it and the Monte-Carlo
 estimate (1/M) Σ_j ∇_φ log p_θ(x | μ_φ(x) + σ_φ(x) ⊙ ε⁽ʲ⁾) is an ordinary backward pass.
 
+That is the default, posterior="diagonal". The lecture's general case and its inverse-CDF method are the
+other choices of `VAE(posterior=...)`: "full" (z = μ + L ε, Σ = L Lᵀ), "laplace" and "logistic"
+(z = F⁻¹(u; μ, s), u ~ U(0, 1)); see the class docstring.
+
 Everything here is minigrad ops. The KL to the prior and the Gaussian log-densities are the closed forms
 below, not minigrad.distributions.Normal: they take log σ² as the encoder outputs it and stay finite where
 σ = exp(½ log σ²) under- or overflows and Normal (parameterized by σ, validated) would refuse it, turning
