@@ -51,6 +51,7 @@ REGISTRY = {
     "peers": "benchmarks.bench_peers",
     "training": "benchmarks.bench_training",
     "checkpoint": "benchmarks.bench_checkpoint",
+    "posteriors": "benchmarks.bench_posteriors",
 }
 
 

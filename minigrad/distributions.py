@@ -10,9 +10,15 @@ the graph (so, by LOTUS, ∇_θ E_{p_θ}[f(z)] = E_noise[∇_θ f(g(noise, θ))]
   Cauchy, Weibull and Kumaraswamy, and `Normal.rsample_icdf` beside the affine path. Each `icdf` is an
   expression of minigrad ops in the parameters, so backward differentiates it like any other code.
 
-`sample()` draws without recording a graph; `Bernoulli` (discrete, logits parameterization) has no
+`MultivariateNormal(loc, covariance_matrix= | precision_matrix= | scale_tril=)` is the general Gaussian
+case z = μ + L ε with Σ = L Lᵀ (L the Cholesky factor, one `MultivariateGaussianReparam` node), and
+`scale_tril_from_unconstrained` maps D(D+1)/2 free reals (an encoder's outputs) to a valid L.
+
+`sample()` draws without recording a graph (MultivariateNormal's is a recorded direct draw that passes
+no gradient); `Bernoulli` (discrete, logits parameterization) has no
 reparameterized sampler and is differentiated with the score-function estimator (see
-`minigrad.estimators`). `kl_divergence(Normal, Normal)` is the closed form a VAE's KL term uses.
+`minigrad.estimators`). `kl_divergence` holds the closed forms (Normal ‖ Normal, and MultivariateNormal
+against a MultivariateNormal or a diagonal Normal either way), registered with `register_kl`.
 
 Conventions. Parameters may be Tensors (that may require grad), Python numbers or arrays. Their
 common dtype is the dtype of the floating-point Tensors among them (else NumPy's promotion of the
@@ -32,13 +38,14 @@ from scipy import special
 
 from . import ops
 from .engine import Tensor, no_grad
-from .ops import Arctan, Digamma, Expm1, LogGamma, Ndtr, Ndtri, StandardCauchyQuantile
+from .ops import Arctan, Digamma, Expm1, LogGamma, Ndtr, Ndtri, StandardCauchyQuantile, linalg
 from .random import as_generator
-from .reparam import GaussianReparam
+from .reparam import DirectMultivariateGaussianSample, GaussianReparam, MultivariateGaussianReparam
 
 __all__ = [
     "Distribution", "InverseCDFDistribution", "Normal", "Bernoulli", "Exponential", "Logistic", "Gumbel",
-    "Laplace", "Cauchy", "Weibull", "Kumaraswamy", "kl_divergence", "uniform_open",
+    "Laplace", "Cauchy", "Weibull", "Kumaraswamy", "kl_divergence", "register_kl", "uniform_open",
+    "MultivariateNormal", "scale_tril_from_unconstrained", "scale_tril_from_parts",
 ]
 
 EULER_GAMMA = 0.57721566490153286061
@@ -92,6 +99,36 @@ def _const(x, dtype):
     return Tensor(arr.astype(dtype, copy=False))
 
 
+def _common_dtype(name, values):
+    """The dtype of a distribution with parameters `values`: that of its floating-point Tensors, else
+    NumPy's promotion of the rest (float64 for integers)."""
+    floating = [v.dtype for v in values if isinstance(v, Tensor) and v.dtype.kind == "f"]
+    if floating:
+        return np.dtype(np.result_type(*floating))
+    raw = [v.data if isinstance(v, Tensor) else v if type(v) in (int, float) else np.asarray(v) for v in values]
+    try:
+        dtype = np.result_type(*raw)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise TypeError(f"{name}: parameters must be real numbers, got {[type(v).__name__ for v in values]}")
+    return np.dtype(dtype if dtype.kind == "f" else np.float64)
+
+
+def _param(name, pname, v, dtype):
+    """Parameter `pname` as a Tensor: floating Tensors as they are, anything else a constant in dtype;
+    ValueError unless every entry is finite."""
+    if not (isinstance(v, Tensor) and v.dtype.kind == "f"):
+        arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: {pname} must hold real numbers, got dtype {arr.dtype}")
+        v = Tensor(arr.astype(dtype, copy=False))
+    finite = np.isfinite(v.data)
+    if not finite.all():
+        raise ValueError(f"{name}: {pname} must be finite, got {_first_bad(v.data, finite)}")
+    return v
+
+
 class Distribution:
     """Base class: parameters as Tensors, their broadcast `batch_shape`, a common `dtype`.
 
@@ -103,33 +140,11 @@ class Distribution:
 
     def __init__(self, *values):
         name = type(self).__name__
-        floating = [v.dtype for v in values if isinstance(v, Tensor) and v.dtype.kind == "f"]
-        if floating:
-            dtype = np.result_type(*floating)
-        else:
-            raw = [v.data if isinstance(v, Tensor) else v if type(v) in (int, float) else np.asarray(v)
-                   for v in values]
-            try:
-                dtype = np.result_type(*raw)
-            except TypeError:
-                dtype = None
-            if dtype is None or dtype.kind not in "biuf":
-                raise TypeError(f"{name}: parameters must be real numbers, got "
-                                f"{[type(v).__name__ for v in values]}")
-            if dtype.kind != "f":
-                dtype = np.dtype(np.float64)
-        self.dtype = np.dtype(dtype)
+        self.dtype = _common_dtype(name, values)
         shapes = []
         for pname, v in zip(self.params, values):
-            if not (isinstance(v, Tensor) and v.dtype.kind == "f"):
-                arr = np.asarray(v.data if isinstance(v, Tensor) else v)
-                if arr.dtype.kind not in "biuf":
-                    raise TypeError(f"{name}: {pname} must hold real numbers, got dtype {arr.dtype}")
-                v = Tensor(arr.astype(self.dtype, copy=False))
+            v = _param(name, pname, v, self.dtype)
             data = v.data
-            finite = np.isfinite(data)
-            if not finite.all():
-                raise ValueError(f"{name}: {pname} must be finite, got {_first_bad(data, finite)}")
             if pname in self.positive:
                 ok = data > 0
                 if not ok.all():
@@ -288,16 +303,43 @@ class Normal(Distribution):
         return self._batch(ops.log(self.scale) + 0.5 * (_LOG_2PI + 1))
 
 
-def kl_divergence(p, q):
-    """KL(p ‖ q) in closed form, elementwise over the batch. Implemented for two Normals:
+# ----------------------------------------------------------------------------------------------
+# KL divergences in closed form: one table, kl_divergence(p, q) looks the pair of types up in it
 
-    KL(N(μ₁, σ₁²) ‖ N(μ₂, σ₂²)) = log(σ₂/σ₁) + (σ₁² + (μ₁ − μ₂)²) / (2σ₂²) − ½."""
-    if isinstance(p, Normal) and isinstance(q, Normal):
-        ratio = p.scale / q.scale
-        diff = (p.loc - q.loc) / q.scale
-        return 0.5 * (ratio * ratio + diff * diff) - ops.log(ratio) - 0.5
+_KL = {}
+
+
+def register_kl(p_type, q_type):
+    """Decorator: `fn(p, q)` computes KL(p ‖ q) for p a `p_type` and q a `q_type` (or subclasses)."""
+    def decorator(fn):
+        _KL[p_type, q_type] = fn
+        return fn
+    return decorator
+
+
+def kl_divergence(p, q):
+    """KL(p ‖ q) = E_p[log p(z) − log q(z)] in closed form, for the pairs registered with `register_kl`:
+
+    Normal ‖ Normal                       elementwise over the batch
+    MultivariateNormal ‖ MultivariateNormal, MultivariateNormal ‖ Normal, Normal ‖ MultivariateNormal
+                                          one value per batch element (the event axis summed); a Normal
+                                          beside a MultivariateNormal is the diagonal Gaussian over its
+                                          last axis, N(loc, diag scale²)."""
+    for p_type in type(p).__mro__:
+        for q_type in type(q).__mro__:
+            if (p_type, q_type) in _KL:
+                return _KL[p_type, q_type](p, q)
+    pairs = ", ".join(f"{a.__name__} ‖ {b.__name__}" for a, b in _KL)
     raise NotImplementedError(f"kl_divergence: no closed form for {type(p).__name__} ‖ {type(q).__name__} "
-                              "(implemented: Normal ‖ Normal)")
+                              f"(implemented: {pairs})")
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    """KL(N(μ₁, σ₁²) ‖ N(μ₂, σ₂²)) = log(σ₂/σ₁) + (σ₁² + (μ₁ − μ₂)²) / (2σ₂²) − ½"""
+    ratio = p.scale / q.scale
+    diff = (p.loc - q.loc) / q.scale
+    return 0.5 * (ratio * ratio + diff * diff) - ops.log(ratio) - 0.5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -595,3 +637,296 @@ class Kumaraswamy(InverseCDFDistribution):
         a, b = self.a, self.b
         harmonic = Digamma.apply(b + 1) + EULER_GAMMA
         return self._batch((1 - 1 / b) + (1 - 1 / a) * harmonic - ops.log(a * b))
+
+
+# ----------------------------------------------------------------------------------------------
+# MultivariateNormal: a full covariance Σ = L Lᵀ, L its Cholesky factor
+
+
+def _tril_solve(L, b):
+    """L⁻¹ b over the last axis of b (…, D), for L (…, D, D) lower triangular: ONE triangular solve.
+
+    The axes b has in front of L's batch axes (sample axes) become the columns of the right-hand side,
+    so L is never copied per sample."""
+    lead = b.ndim - 1 - (L.ndim - 2)
+    if lead <= 0:
+        return linalg.solve_triangular(L, ops.expand_dims(b, -1), lower=True)[..., 0]
+    front, rest = b.shape[:lead], b.shape[lead:]
+    cols = ops.moveaxis(ops.reshape(b, (int(np.prod(front, dtype=int)),) + rest), 0, -1)     # (…, D, S)
+    y = linalg.solve_triangular(L, cols, lower=True)
+    return ops.reshape(ops.moveaxis(y, -1, 0), front + y.shape[:-2] + (y.shape[-2],))
+
+
+def _half_log_det(L):
+    """½ log det(L Lᵀ) = Σ_i log L_ii"""
+    return ops.log(ops.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
+
+
+def _check_matrix(name, what, m, dim):
+    shape = m.shape
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ValueError(f"{name}: {what} must be a square matrix or a stack of them, shape (…, D, D); got shape "
+                         f"{shape}")
+    if shape[-1] != dim:
+        raise ValueError(f"{name}: loc has D = {dim} entries in its last axis but {what} is {shape[-1]} × "
+                         f"{shape[-1]}: expected loc (…, D) and {what} (…, D, D) with the same D")
+
+
+def _batch_index(flat_index, shape):
+    index = np.unravel_index(flat_index, shape)
+    return tuple(int(i) for i in index[:-2]), tuple(int(i) for i in index[-2:])
+
+
+def _check_symmetric(name, what, m):
+    """Symmetric to rounding: |m − mᵀ| ≤ 100 ε_mach · max |m| per matrix of the stack."""
+    data = m.data
+    asym = np.abs(data - np.swapaxes(data, -1, -2))
+    tol = 100 * np.finfo(data.dtype).eps * np.abs(data).max(axis=(-2, -1), keepdims=True)
+    bad = asym > tol
+    if bad.any():
+        where, entry = _batch_index(int(np.argmax(np.where(bad, asym, -1))), data.shape)
+        at = f" of the matrix at batch index {where}" if where else ""
+        raise ValueError(f"{name}: {what} is not symmetric (the check that failed: symmetry): entry {entry}{at} "
+                         f"differs from its transpose by {asym[where + entry]:.3g}; a covariance or precision "
+                         "matrix must equal its transpose")
+
+
+def _cholesky(name, what, m):
+    try:
+        return linalg.cholesky(m)
+    except np.linalg.LinAlgError as e:
+        detail = str(e).split(": ", 1)[-1]
+        raise ValueError(f"{name}: {what} is not positive definite (the check that failed: positive definiteness; "
+                         f"{detail})") from None
+
+
+def _check_scale_tril(name, L):
+    data = L.data
+    upper = np.triu(data, 1) != 0
+    if upper.any():
+        where, entry = _batch_index(int(np.argmax(upper)), data.shape)
+        at = f" at batch index {where}" if where else ""
+        raise ValueError(f"{name}: scale_tril must be lower triangular, but entry {entry}{at} above the diagonal is "
+                         f"{data[where + entry]:.6g}")
+    diagonal = np.diagonal(data, axis1=-2, axis2=-1)
+    ok = diagonal > 0
+    if not ok.all():
+        index = np.unravel_index(int(np.argmin(ok)), diagonal.shape)
+        where, i = tuple(int(j) for j in index[:-1]), int(index[-1])
+        at = f" at batch index {where}" if where else ""
+        raise ValueError(f"{name}: scale_tril must have a positive diagonal (a Cholesky factor's is > 0), but "
+                         f"entry ({i}, {i}){at} is {diagonal[index]:.6g}")
+
+
+class MultivariateNormal(Distribution):
+    """N(μ, Σ) over the last axis: loc μ (…, D) and exactly one of covariance_matrix Σ, precision_matrix
+    Σ⁻¹ or scale_tril L (…, D, D), their batch axes broadcast (batch_shape), event_shape (D,).
+
+    Everything is computed from L, the Cholesky factor (Σ = L Lᵀ, L lower triangular, L_ii > 0):
+    Σ is factored with minigrad.linalg.cholesky (so gradients reach Σ through its stable VJP), and Σ⁻¹ = P
+    by factoring the reversed P, P = U Uᵀ with U upper triangular, so that L = U⁻ᵀ (one triangular solve).
+    Nothing here forms an inverse to evaluate a density: with y = L⁻¹(x − μ) (a triangular solve),
+
+        log N(x; μ, Σ) = −½ ‖y‖² − Σ_i log L_ii − (D/2) log 2π
+        H = (D/2)(1 + log 2π) + Σ_i log L_ii
+
+    `rsample` is z = μ + L ε, ε ~ N(0, I): one MultivariateGaussianReparam node whose VJP is μ̄ = ḡ,
+    L̄ = tril(ḡ εᵀ). `sample` draws directly (DirectMultivariateGaussianSample): no gradient, and the graph
+    tools name it as the sampler that cut the path. Bad arguments raise ValueError naming the argument
+    and which check failed (shape, symmetry, positive definiteness, a non-positive diagonal of L)."""
+
+    has_rsample = True
+
+    def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None):
+        name = "MultivariateNormal"
+        given = {k: v for k, v in (("covariance_matrix", covariance_matrix), ("precision_matrix", precision_matrix),
+                                   ("scale_tril", scale_tril)) if v is not None}
+        if len(given) != 1:
+            raise ValueError(f"{name}: pass exactly one of covariance_matrix, precision_matrix or scale_tril "
+                             f"(got {', '.join(given) or 'none'})")
+        (what, matrix), = given.items()
+        self.dtype = _common_dtype(name, (loc, matrix))
+        self.loc = _param(name, "loc", loc, self.dtype)
+        if self.loc.ndim < 1:
+            raise ValueError(f"{name}: loc must have shape (…, D) with the event axis last, got a scalar")
+        matrix = _param(name, what, matrix, self.dtype)
+        dim = self.loc.shape[-1]
+        _check_matrix(name, what, matrix, dim)
+        try:
+            self.batch_shape = np.broadcast_shapes(self.loc.shape[:-1], matrix.shape[:-2])
+        except ValueError:
+            raise ValueError(f"{name}: the batch axes of loc {self.loc.shape} and {what} {matrix.shape} do not "
+                             "broadcast together") from None
+        self.event_shape = (dim,)
+        self._given = what, matrix
+        if what == "scale_tril":
+            _check_scale_tril(name, matrix)
+            self._L = matrix
+        elif what == "covariance_matrix":
+            _check_symmetric(name, what, matrix)
+            self._L = _cholesky(name, what, matrix)
+        else:
+            _check_symmetric(name, what, matrix)
+            reverse = (-2, -1)
+            U = ops.flip(_cholesky(name, what, ops.flip(matrix, reverse)), reverse)     # P = U Uᵀ
+            self._L = linalg.solve_triangular(U, np.eye(dim, dtype=self.dtype), trans=1)  # Σ = U⁻ᵀ U⁻¹
+
+    def __repr__(self):
+        return (f"MultivariateNormal(loc: shape {self.loc.shape}, scale_tril: shape {self._L.shape}, "
+                f"batch_shape={self.batch_shape}, event_shape={self.event_shape}, dtype={self.dtype})")
+
+    def _full(self, t, event):
+        shape = self.batch_shape + event
+        return t if t.shape == shape else ops.broadcast_to(t, shape)
+
+    @property
+    def mean(self):
+        return self._full(self.loc, self.event_shape)
+
+    @property
+    def scale_tril(self):
+        return self._full(self._L, self.event_shape * 2)
+
+    @property
+    def covariance_matrix(self):
+        """Σ = L Lᵀ (the matrix given, if a covariance was given)"""
+        what, matrix = self._given
+        sigma = matrix if what == "covariance_matrix" else self._L @ ops.swapaxes(self._L, -1, -2)
+        return self._full(sigma, self.event_shape * 2)
+
+    @property
+    def precision_matrix(self):
+        """Σ⁻¹ = L⁻ᵀ L⁻¹, L⁻¹ by a triangular solve (the matrix given, if a precision was given)"""
+        what, matrix = self._given
+        if what != "precision_matrix":
+            inv = linalg.solve_triangular(self._L, np.eye(self.event_shape[0], dtype=self.dtype), lower=True)
+            matrix = ops.swapaxes(inv, -1, -2) @ inv
+        return self._full(matrix, self.event_shape * 2)
+
+    @property
+    def variance(self):
+        """diag Σ: Σ_ii = Σ_j L_ij²"""
+        return self._full((self._L * self._L).sum(axis=-1), self.event_shape)
+
+    @property
+    def stddev(self):
+        return ops.sqrt(self.variance)
+
+    def detached(self):
+        return MultivariateNormal(Tensor(self.loc.data), scale_tril=Tensor(self._L.data))
+
+    def rsample(self, sample_shape=(), eps=None, rng=None):
+        """z = μ + L ε with ε ~ N(0, I) of shape (*sample_shape, *batch_shape, D) drawn from `rng` outside the
+        graph, or the given constant `eps` (an ndarray or a tensor that does not require grad)."""
+        where = "MultivariateNormal.rsample"
+        if eps is None:
+            shape = _sample_shape(sample_shape, where) + self.batch_shape + self.event_shape
+            eps = as_generator(rng, where).standard_normal(shape, dtype=_float_dtype(self.dtype))
+        elif rng is not None or _sample_shape(sample_shape or (), where):
+            raise ValueError(f"{where}: pass either eps, or rng (and sample_shape), not both")
+        return MultivariateGaussianReparam.apply(self.loc, self._L, eps)
+
+    def sample(self, rng=None, sample_shape=()):
+        """z ~ N(μ, Σ) of shape (*sample_shape, *batch_shape, D), drawn directly: recorded as a stochastic
+        node that passes no gradient (with the same seed, the z that rsample draws)."""
+        shape = _sample_shape(sample_shape, "MultivariateNormal.sample")
+        return DirectMultivariateGaussianSample.apply(self.loc, self._L, rng, sample_shape=shape)
+
+    def log_prob(self, value):
+        """log N(x; μ, Σ) = −½ ‖L⁻¹(x − μ)‖² − Σ_i log L_ii − (D/2) log 2π, for x of shape (…, D); one
+        triangular solve, no inverse. The result has x's leading axes broadcast with the batch shape."""
+        x = self._value(value)
+        if x.ndim < 1 or x.shape[-1] != self.event_shape[0]:
+            raise ValueError(f"MultivariateNormal.log_prob: value has shape {x.shape}, expected (…, "
+                             f"{self.event_shape[0]}) ending in the event size D = {self.event_shape[0]}")
+        y = _tril_solve(self._L, x - self.loc)
+        return -0.5 * (y * y).sum(axis=-1) - _half_log_det(self._L) - 0.5 * self.event_shape[0] * _LOG_2PI
+
+    def entropy(self):
+        """H = (D/2)(1 + log 2π) + Σ_i log L_ii"""
+        dim = self.event_shape[0]
+        return self._full(_half_log_det(self._L) + 0.5 * dim * (1 + _LOG_2PI), ())
+
+
+def _as_multivariate(normal, dim):
+    """A Normal read as the diagonal Gaussian N(loc, diag scale²) over its last axis (of size D)."""
+    shape = np.broadcast_shapes(normal.batch_shape, (dim,))
+    loc, scale = ops.broadcast_to(normal.loc, shape), ops.broadcast_to(normal.scale, shape)
+    return MultivariateNormal(loc, scale_tril=ops.expand_dims(scale, -1) * np.eye(dim, dtype=normal.dtype))
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    """KL(N(μ₁, L₁L₁ᵀ) ‖ N(μ₂, L₂L₂ᵀ)) = ½ (‖L₂⁻¹L₁‖²_F + ‖L₂⁻¹(μ₂ − μ₁)‖² − D) + Σ log (L₂)_ii − Σ log (L₁)_ii
+
+    (the trace term tr(Σ₂⁻¹Σ₁) = ‖L₂⁻¹L₁‖²_F, the Mahalanobis term, and ½ log det Σ₂/det Σ₁), by
+    triangular solves with L₂."""
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"kl_divergence: the two MultivariateNormals have event sizes {p.event_shape[0]} and "
+                         f"{q.event_shape[0]}; KL needs the same D")
+    m = linalg.solve_triangular(q._L, p._L, lower=True)
+    y = _tril_solve(q._L, q.loc - p.loc)
+    trace = (m * m).sum(axis=(-2, -1))
+    kl = 0.5 * (trace + (y * y).sum(axis=-1) - p.event_shape[0]) + _half_log_det(q._L) - _half_log_det(p._L)
+    shape = np.broadcast_shapes(p.batch_shape, q.batch_shape)
+    return kl if kl.shape == shape else ops.broadcast_to(kl, shape)
+
+
+@register_kl(MultivariateNormal, Normal)
+def _kl_mvn_normal(p, q):
+    return _kl_mvn_mvn(p, _as_multivariate(q, p.event_shape[0]))
+
+
+@register_kl(Normal, MultivariateNormal)
+def _kl_normal_mvn(p, q):
+    return _kl_mvn_mvn(_as_multivariate(p, q.event_shape[0]), q)
+
+
+def scale_tril_from_unconstrained(v, dim, floor=1e-5):
+    """A valid Cholesky factor L (…, D, D) from D(D+1)/2 unconstrained reals v (…, D(D+1)/2), e.g. an
+    encoder's outputs: the first D entries make the diagonal, the rest fill the strict lower triangle row
+    by row (the order of numpy.tril_indices(D, -1)):
+
+        L_ii = softplus(v_i) + floor                   i = 0, …, D−1
+        L_ij = v_{D + i(i−1)/2 + j}                    i > j
+        L_ij = 0                                       i < j
+
+    softplus(t) = log(1 + eᵗ) maps ℝ onto (0, ∞), so L_ii > floor > 0: L is lower triangular with a positive
+    diagonal, hence invertible, and Σ = L Lᵀ is symmetric positive definite (xᵀΣx = ‖Lᵀx‖² > 0 for x ≠ 0,
+    det Σ = Π L_ii² ≥ floor^{2D}). Conversely every such L with L_ii > floor is reached, and Σ's Cholesky
+    factor is unique, so the map covers every covariance whose factor has diagonal > floor. The floor keeps
+    log L_ii and L⁻¹ finite when softplus underflows; the off-diagonal entries are free, so any correlation
+    is reachable. Built in the graph (softplus, concatenate, one gather), so gradients reach v."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"scale_tril_from_unconstrained: dim must be a positive integer, got {dim!r}")
+    if not (isinstance(floor, (int, float)) and floor >= 0 and math.isfinite(floor)):
+        raise ValueError(f"scale_tril_from_unconstrained: floor must be a finite number ≥ 0, got {floor!r}")
+    v = v if isinstance(v, Tensor) else _const(v, _float_dtype(np.asarray(v).dtype))
+    dim, size = int(dim), int(dim) * (int(dim) + 1) // 2
+    if v.ndim < 1 or v.shape[-1] != size:
+        raise ValueError(f"scale_tril_from_unconstrained: v has shape {v.shape}, expected (…, {size}): D(D+1)/2 = "
+                         f"{size} entries for D = {dim}")
+    return scale_tril_from_parts(ops.softplus(v[..., :dim]) + floor, v[..., dim:])
+
+
+def scale_tril_from_parts(diagonal, strict_lower):
+    """L (…, D, D) with the given diagonal (…, D) and strict lower triangle (…, D(D−1)/2, row by row in
+    numpy.tril_indices(D, -1) order), zeros above: L_ii = diagonal_i, L_ij = strict_lower_{i(i−1)/2 + j} (i > j).
+
+    The assembly `scale_tril_from_unconstrained` uses after its softplus; for any positive diagonal (e.g.
+    exp(½ log σ²) from a VAE's log-variance head) it gives a Cholesky factor. One gather in the graph, so the
+    gradient of each entry of L goes back to the entry it came from."""
+    d, off = (t if isinstance(t, Tensor) else _const(t, _float_dtype(np.asarray(t).dtype))
+              for t in (diagonal, strict_lower))
+    dim = d.shape[-1] if d.ndim else 0
+    if d.ndim < 1 or off.ndim < 1 or off.shape[-1] != dim * (dim - 1) // 2:
+        raise ValueError(f"scale_tril_from_parts: diagonal {d.shape} and strict_lower {off.shape} must be (…, D) and "
+                         f"(…, D(D−1)/2) = (…, {dim * (dim - 1) // 2})")
+    batch = np.broadcast_shapes(d.shape[:-1], off.shape[:-1])
+    zero = Tensor(np.zeros(batch + (1,), np.result_type(d.dtype, off.dtype)))
+    parts = [t if t.shape[:-1] == zero.shape[:-1] else ops.broadcast_to(t, zero.shape[:-1] + t.shape[-1:])
+             for t in (d, off)]
+    index = np.full((dim, dim), dim * (dim + 1) // 2)     # above the diagonal: the appended zero
+    index[np.diag_indices(dim)] = np.arange(dim)
+    index[np.tril_indices(dim, -1)] = dim + np.arange(dim * (dim - 1) // 2)
+    return ops.take(ops.concatenate(parts + [zero], axis=-1), index, axis=-1)

@@ -10,6 +10,11 @@ reaches the encoder parameters φ that produced them:
 DirectGaussianSample draws z inside its forward pass. It is recorded in the graph, so tools can
 point at it, but it declares that it passes no gradient to μ and σ — exactly what naive sampling does:
 a random draw has no derivative with respect to the parameters of the distribution it came from.
+
+The same pair for a full covariance Σ = L Lᵀ (L lower triangular with a positive diagonal, e.g. its
+Cholesky factor): MultivariateGaussianReparam writes z = μ + L ε, and DirectMultivariateGaussianSample
+draws z ~ N(μ, L Lᵀ) inside forward and passes no gradient. z = μ + L ε has covariance
+E[(L ε)(L ε)ᵀ] = L E[ε εᵀ] Lᵀ = L Lᵀ = Σ, so L serves as the Σ^{1/2} of z = μ + Σ^{1/2} ε.
 """
 
 import numpy as np
@@ -18,7 +23,8 @@ from .engine import Function, Tensor
 from .ops import exp
 from .random import as_generator
 
-__all__ = ["GaussianReparam", "DirectGaussianSample", "gaussian_reparam_logvar"]
+__all__ = ["GaussianReparam", "DirectGaussianSample", "gaussian_reparam_logvar",
+           "MultivariateGaussianReparam", "DirectMultivariateGaussianSample"]
 
 
 def _batch_shape(op, mu, sigma):
@@ -100,3 +106,91 @@ def gaussian_reparam_logvar(mu, logvar, eps):
 
     The name says what the second argument is: this takes log σ², `GaussianReparam.apply` takes σ."""
     return GaussianReparam.apply(mu, exp(0.5 * logvar), eps)
+
+
+# ----------------------------------------------------------------------------------------------
+# Full covariance: z = μ + L ε, L lower triangular with a positive diagonal (Σ = L Lᵀ)
+
+
+def _mvn_batch_shape(op, mu, L):
+    """The batch shape of μ (…, D) and L (…, D, D), after checking the event sizes agree."""
+    mu_shape, L_shape = np.shape(mu), np.shape(L)
+    if len(mu_shape) < 1 or len(L_shape) < 2 or L_shape[-1] != L_shape[-2] or L_shape[-1] != mu_shape[-1]:
+        raise ValueError(f"{op}: expected mu of shape (…, D) and scale_tril of shape (…, D, D) with the same D, "
+                         f"got mu {mu_shape} and scale_tril {L_shape}")
+    try:
+        return np.broadcast_shapes(mu_shape[:-1], L_shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: the batch axes of mu {mu_shape} and scale_tril {L_shape} do not broadcast "
+                         "together") from None
+
+
+def _check_scale_tril(op, L):
+    diagonal = np.diagonal(L, axis1=-2, axis2=-1)
+    if not np.all(diagonal > 0):
+        raise ValueError(f"{op}: scale_tril must have a positive diagonal, got min {np.min(diagonal):.6g} "
+                         f"(shape {np.shape(L)}); a Cholesky factor's diagonal is > 0")
+
+
+def _affine_tril(mu, L, eps):
+    """μ + tril(L) ε over the last axis, every other axis broadcast (ε may carry leading sample axes)."""
+    return mu + np.einsum("...ij,...j->...i", np.tril(L), eps)
+
+
+class MultivariateGaussianReparam(Function):
+    """z = μ + L ε, one graph node with ε a constant input; L is read on and below its diagonal only.
+
+    μ (…, D), L (…, D, D), ε (*sample_shape, *batch_shape, D) with leading sample axes optional.
+    VJP:  μ̄ = ḡ,  L̄ = tril(ḡ εᵀ)  (both summed over the sample and broadcast axes by the engine's
+    unbroadcast);  ε̄: none."""
+
+    nondifferentiable = (2,)
+
+    @classmethod
+    def apply(cls, mu, L, eps):
+        if isinstance(eps, Tensor) and eps.requires_grad:
+            raise ValueError("MultivariateGaussianReparam: eps requires grad, but ε must be a constant drawn "
+                             "outside the graph (the point of the trick); pass eps.detach() or an ndarray")
+        return super().apply(mu, L, eps)
+
+    def forward(ctx, mu, L, eps):
+        batch = _mvn_batch_shape("MultivariateGaussianReparam", mu, L)
+        event = batch + np.shape(mu)[-1:]
+        eps = np.asarray(eps)
+        if eps.ndim < len(event) or eps.shape[eps.ndim - len(event):] != event:
+            raise ValueError(f"MultivariateGaussianReparam: eps has shape {eps.shape}, expected (*sample_shape, "
+                             f"*{batch}, {event[-1]}): the batch shape of mu/scale_tril and the event size")
+        if eps.dtype.kind not in "fiu":
+            raise TypeError(f"MultivariateGaussianReparam: eps must hold real numbers, got dtype {eps.dtype}")
+        _check_scale_tril("MultivariateGaussianReparam", L)
+        eps = eps.astype(np.result_type(mu, L), copy=False)      # ε never upcasts float32
+        ctx.save_for_backward(eps)
+        return _affine_tril(mu, L, eps)
+
+    def backward(ctx, g):
+        (eps,) = ctx.saved_tensors
+        gL = np.tril(np.einsum("...i,...j->...ij", g, eps)) if ctx.needs_input_grad[1] else None
+        return g, gL, None
+
+
+class DirectMultivariateGaussianSample(Function):
+    """z ~ N(μ, L Lᵀ) drawn inside forward from `rng` (z = μ + L ε with ε from the Generator).
+
+    Passes NO gradient to μ or L: recorded (with the line that created it), but it cuts the path,
+    as sampling without the reparameterization trick does. With the same seed it draws the z that
+    MultivariateGaussianReparam gives for ε = rng.standard_normal((*sample_shape, *batch_shape, D))."""
+
+    nondifferentiable = (0, 1, 2)
+    stochastic = True        # drawn in red by minigrad.graph.draw, named by explain as the sampler
+
+    def forward(ctx, mu, L, rng, sample_shape=()):
+        rng = as_generator(rng, "DirectMultivariateGaussianSample")
+        batch = _mvn_batch_shape("DirectMultivariateGaussianSample", mu, L)
+        _check_scale_tril("DirectMultivariateGaussianSample", L)
+        dtype = np.result_type(mu, L)
+        shape = tuple(sample_shape) + batch + np.shape(mu)[-1:]
+        eps = rng.standard_normal(shape, dtype=dtype if dtype.kind == "f" else np.float64)
+        return _affine_tril(mu, L, eps)
+
+    def backward(ctx, g):
+        return None, None, None

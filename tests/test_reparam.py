@@ -129,12 +129,15 @@ def test_direct_sample_is_recorded_and_names_itself_when_backward_cannot_pass():
 
 
 def test_direct_sample_has_the_right_distribution():
-    """z ~ N(μ, σ²): KS test of (z − μ)/σ against N(0, 1), n = 20,000 per component, p > 1e-3."""
+    """z ~ N(μ, σ²): KS test of (z − μ)/σ against N(0, 1), n = 20,000 per component, p > 1e-3; the same
+    samples standardized with σ off by 10 %, or μ off by 0.1 σ, give p < 1e-3 (what the check can detect)."""
     mu, sigma = np.array([0.5, -1.0]), np.array([1.0, 2.0])
     z = DirectGaussianSample.apply(mu, sigma, np.random.default_rng(3), sample_shape=(20_000,)).data
     assert z.shape == (20_000, 2)
     for i in range(2):
         assert stats.kstest((z[:, i] - mu[i]) / sigma[i], "norm").pvalue > 1e-3
+        assert stats.kstest((z[:, i] - mu[i]) / (1.1 * sigma[i]), "norm").pvalue < 1e-3
+        assert stats.kstest((z[:, i] - mu[i] - 0.1 * sigma[i]) / sigma[i], "norm").pvalue < 1e-3
 
 
 def test_same_seed_same_draw_for_direct_and_reparam():

@@ -19,7 +19,8 @@ BINARY = {
     "Add": mg.add, "Sub": mg.sub, "Mul": mg.mul, "Div": mg.div, "Pow": mg.pow,
     "Maximum": mg.maximum, "Minimum": mg.minimum, "Remainder": mg.remainder, "Fmod": mg.fmod,
     "Arctan2": mg.arctan2, "Hypot": mg.hypot, "LogAddExp": mg.logaddexp, "LogAddExp2": mg.logaddexp2,
-    "Fmax": mg.fmax, "Fmin": mg.fmin,
+    "Fmax": mg.fmax, "Fmin": mg.fmin, "Beta": mg.beta, "Betaln": mg.betaln, "Xlogy": mg.xlogy,
+    "Xlog1py": mg.xlog1py,
     "BinaryCrossEntropyWithLogits": ops.BinaryCrossEntropyWithLogits.apply, "MSELoss": ops.MSELoss.apply,
 }
 

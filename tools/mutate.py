@@ -29,11 +29,13 @@ elsewhere and not planted here). The gaps the audit found, each now guarded:
                             check against a textbook formula sees it: the functional/method tautologies)
   readme-adam-ascends       Adam steps up the gradient (the README's VAE example must notice it)
   readme-kl-sign            the analytic KL's log σ² term with the wrong sign (README example: IWAE < ELBO)
-  score-sigma-biased-5pc    the Normal's score in σ scaled by 0.95 (a 5 % bias in every score-function
-                            gradient w.r.t. σ: the statistical checks are sized to see it)
-  weibull-score-biased-5pc  the Weibull's score in its concentration biased by 5 %
-  iwae-k-ignored            the IWAE bound computed from the first of its k samples only (the monotonicity
-                            and ELBO-match checks must see it)
+  score-biased-5pc-vs-unbiased, score-biased-5pc-vs-quadrature, score-biased-5pc-vs-mean-gradient,
+  pathwise-biased-5pc-vs-unbiased, pathwise-biased-5pc-vs-quadrature, pathwise-biased-5pc-vs-mean-gradient
+                            every score-function (pathwise) estimate scaled by 1.05, run against each of the
+                            three unbiasedness checks in turn: item 10's sizing, shown by a planted 5 % bias
+  surrogate-biased-5pc      the training benchmark's score-function surrogate with a 5 % bias on the encoder
+  iwae-k-ignored            the IWAE bound's k samples all made from one ε (IWAE_k = IWAE_1: the
+                            monotonicity check must see it)
 The core that the audit found well guarded (kept so that it stays guarded):
   unbroadcast-misses-size-1-axes, tanh-vjp-sign, sigmoid-vjp, relu-vjp-passes-negatives,
   adam-no-bias-correction, sgd-momentum-damped, kl-sign, iwae-no-log-k, gaussian-nll-no-logvar,
@@ -93,6 +95,27 @@ MUTANTS = [
            "return 0.5 * (mu * mu + var - 1.0 - logvar).sum(axis=-1)",
            "return 0.5 * (mu * mu + var - 1.0 + logvar).sum(axis=-1)",
            ["tests/test_readme.py"]),
+    # Item 10: every statistical check is sized to catch a 5 % bias; each of these plants exactly that
+    # bias in every estimate of one estimator and runs one check (a separate mutant per check).
+    *[Mutant(f"{kind}-biased-5pc-vs-{check}", "minigrad/estimators.py", old, new, [target])
+      for kind, old, new, unbiased in [
+          ("score", "log_p.backward(np.broadcast_to(w, log_p.shape).copy())",
+           "log_p.backward(1.05 * np.broadcast_to(w, log_p.shape))", "test_score_function_estimator_is_unbiased"),
+          ("pathwise", "    values.sum().backward()\n", "    (1.05 * values.sum()).backward()\n",
+           "test_pathwise_estimator_is_unbiased")]
+      for check, target in [
+          ("unbiased", f"tests/test_estimators.py::{unbiased}"),
+          ("quadrature", "tests/test_estimators.py::test_bounded_integrand_gradient_matches_quadrature"),
+          ("mean-gradient", "tests/test_distributions.py::test_mean_gradient_estimates_match_closed_form")]],
+    Mutant("surrogate-biased-5pc", "benchmarks/bench_training.py",
+           "reconstruction = log_px + weight * (log_q - log_q.detach())",
+           "reconstruction = log_px + 1.05 * weight * (log_q - log_q.detach())",
+           ["tests/test_bench_training.py::test_score_function_gradient_is_unbiased"]),
+    Mutant("iwae-k-ignored", "vae/model.py",
+           "eps = rng.standard_normal((n, batch, self.latent_dim), dtype=self.dtype)",
+           "eps = np.broadcast_to(rng.standard_normal((1, batch, self.latent_dim), dtype=self.dtype), "
+           "(n, batch, self.latent_dim))",
+           ["tests/test_vae_model.py::test_elbo_below_iwae_and_iwae_increases_with_k"]),
     # ------------------------------------------------------------------------------------------
     # The core, well guarded by the audit: kept guarded
     Mutant("unbroadcast-misses-size-1-axes", "minigrad/engine.py",

@@ -11,6 +11,10 @@ z ~ q_φ(z|x) directly would cut the path from the loss back to φ; writing z = 
 of φ turns the expectation over q_φ into one over ε (LOTUS), so ∇_φ moves inside it and the Monte-Carlo
 estimate (1/M) Σ_j ∇_φ log p_θ(x | μ_φ(x) + σ_φ(x) ⊙ ε⁽ʲ⁾) is an ordinary backward pass.
 
+That is the default, posterior="diagonal". The lecture's general case and its inverse-CDF method are the
+other choices of `VAE(posterior=...)`: "full" (z = μ + L ε, Σ = L Lᵀ), "laplace" and "logistic"
+(z = F⁻¹(u; μ, s), u ~ U(0, 1)); see the class docstring.
+
 Everything here is minigrad ops. The KL to the prior and the Gaussian log-densities are the closed forms
 below, not minigrad.distributions.Normal: they take log σ² as the encoder outputs it and stay finite where
 σ = exp(½ log σ²) under- or overflows and Normal (parameterized by σ, validated) would refuse it, turning
@@ -26,6 +30,15 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.distributions import (
+    Laplace,
+    Logistic,
+    MultivariateNormal,
+    Normal,
+    kl_divergence,
+    scale_tril_from_parts,
+    uniform_open,
+)
 from minigrad.nn.functional import binary_cross_entropy_with_logits
 from minigrad.random import as_generator
 
@@ -38,6 +51,9 @@ LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("tanh", "relu")
 KL_ESTIMATORS = ("analytic", "mc")
+# q_φ(z|x): the diagonal Gaussian, the full-covariance Gaussian, and two inverse-CDF location-scale families.
+POSTERIORS = ("diagonal", "full", "laplace", "logistic")
+INVERSE_CDF_POSTERIORS = {"laplace": Laplace, "logistic": Logistic}
 # Learned Gaussian observation noise is kept at σ_x ≥ 0.01: pixels that never vary (the blank border of
 # the digits) would otherwise drive σ_x → 0 and the density to +∞.
 MIN_OBS_LOGVAR = math.log(0.01 ** 2)
@@ -87,10 +103,24 @@ class VAE(nn.Module):
     activation  "tanh" or "relu" for the hidden layers
     dtype       float32 (default) or float64; parameters, data and ε all use it
     rng         numpy Generator or int seed for the initial weights
+    posterior   q_φ(z|x); every choice has heads for a location μ_φ(x) and log s²_φ(x), s the scale:
+                "diagonal" (default)  N(μ, diag σ²), z = μ + σ ⊙ ε, ε ~ N(0, I); the KL in closed form
+                "full"      N(μ, L Lᵀ), z = μ + L ε (one MultivariateGaussianReparam node). L's diagonal is
+                            σ = exp(½ log σ²) from the same head as "diagonal", its d(d−1)/2 strictly lower
+                            entries come from one more linear head, `enc_tril`, initialized to zero: the full
+                            posterior starts as the diagonal one of the same seed, parameter for parameter, and
+                            is exactly that model whenever enc_tril is zero. The KL to N(0, I) in closed form,
+                            ½ (‖L‖²_F + ‖μ‖² − d) − Σ log L_ii.
+                "laplace", "logistic"  the location-scale families q(z_i|x) = Laplace(μ_i, s_i) or
+                            Logistic(μ_i, s_i), independent over i, sampled by the inverse-CDF method
+                            z = F⁻¹(u; μ, s), u ~ U(0, 1) (minigrad.distributions' rsample); the prior stays
+                            N(0, I), and KL(q ‖ N(0, I)) has no closed form, so it is ALWAYS estimated by Monte
+                            Carlo on the same samples, (1/M) Σ_j [log q(z⁽ʲ⁾|x) − log N(z⁽ʲ⁾; 0, I)], whatever
+                            `kl` asks for ("analytic" means: the closed form where one exists).
     """
 
     def __init__(self, input_dim, hidden_dims=(400,), latent_dim=2, likelihood="bernoulli", activation="tanh",
-                 dtype=np.float32, rng=None, obs_std="learned"):
+                 dtype=np.float32, rng=None, obs_std="learned", posterior="diagonal"):
         hidden_dims = (hidden_dims,) if isinstance(hidden_dims, (int, np.integer)) else tuple(hidden_dims)
         for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -101,6 +131,8 @@ class VAE(nn.Module):
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"VAE: activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if posterior not in POSTERIORS:
+            raise ValueError(f"VAE: posterior must be one of {POSTERIORS}, got {posterior!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"VAE: dtype must be float32 or float64, got {dtype}")
@@ -112,7 +144,7 @@ class VAE(nn.Module):
 
         self.input_dim, self.hidden_dims, self.latent_dim = int(input_dim), tuple(int(h) for h in hidden_dims), \
             int(latent_dim)
-        self.likelihood, self.activation, self.dtype = likelihood, activation, dtype
+        self.likelihood, self.activation, self.dtype, self.posterior = likelihood, activation, dtype, posterior
         self.obs_std = obs_std if likelihood == "gaussian" else None
         h = self.hidden_dims
         # Encoder q_φ(z|x): a trunk, then two linear heads for μ_φ(x) and log σ²_φ(x).
@@ -124,12 +156,24 @@ class VAE(nn.Module):
         self.decoder = nn.MLP([self.latent_dim, *reversed(h), self.input_dim], activation, dtype=dtype, rng=rng)
         if likelihood == "gaussian" and obs_std == "learned":
             self.obs_logvar = nn.Parameter(np.zeros(self.input_dim), dtype=dtype)
+        if posterior == "full":
+            # Made last, so every other parameter draws what it draws for the diagonal posterior; zero, so the
+            # model starts as that diagonal VAE and learns the correlations from there.
+            self.enc_tril = nn.Linear(h[-1], self.latent_dim * (self.latent_dim - 1) // 2, dtype=dtype, rng=rng,
+                                      init=init)
+            self.enc_tril.weight.data[...] = 0
 
     # -- configuration, for save/load and checkpoints
     def config(self):
-        return {"input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
-                "likelihood": self.likelihood, "activation": self.activation, "dtype": self.dtype.name,
-                "obs_std": self.obs_std}
+        """The constructor's arguments. `posterior` is recorded unless it is "diagonal", the only posterior
+        before the option existed: a configuration without it is a diagonal model, so every model file,
+        checkpoint and run written before reads (and compares) as it did."""
+        config = {"input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims), "latent_dim": self.latent_dim,
+                  "likelihood": self.likelihood, "activation": self.activation, "dtype": self.dtype.name,
+                  "obs_std": self.obs_std}
+        if self.posterior != "diagonal":
+            config["posterior"] = self.posterior
+        return config
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self.config().items() if v is not None)
@@ -150,9 +194,37 @@ class VAE(nn.Module):
         return data
 
     def encoder_params(self, x):
-        """(μ_φ(x), log σ²_φ(x)), tensors of shape (B, d) in the graph."""
+        """(μ_φ(x), log s²_φ(x)), tensors of shape (B, d) in the graph (s = σ for the Gaussian posteriors);
+        for posterior="full" a third, the d(d−1)/2 strictly lower entries of L, (B, d(d−1)/2)."""
         h = self.encoder(x)
-        return self.enc_mu(h), self.enc_logvar(h)
+        params = (self.enc_mu(h), self.enc_logvar(h))
+        return params + (self.enc_tril(h),) if self.posterior == "full" else params
+
+    def posterior_distribution(self, params):
+        """q_φ(z|x) as a minigrad.distributions object, from encoder_params(x) (in the graph): Normal(μ, σ),
+        MultivariateNormal(μ, scale_tril=L), Laplace(μ, s) or Logistic(μ, s)."""
+        mu, scale = params[0], mg.exp(0.5 * params[1])
+        if self.posterior == "full":
+            return MultivariateNormal(mu, scale_tril=scale_tril_from_parts(scale, params[2]))
+        return INVERSE_CDF_POSTERIORS.get(self.posterior, Normal)(mu, scale)
+
+    def _posterior_log_prob(self, q, z):
+        """log q_φ(z|x), summed over the latent axis: (…, B)."""
+        lp = q.log_prob(z)
+        return lp if self.posterior == "full" else lp.sum(axis=-1)
+
+    def _posterior_sample(self, q, noise):
+        """z = g(noise, φ): μ + L ε for "full", F⁻¹(u; μ, s) for the inverse-CDF posteriors."""
+        return q.rsample(eps=noise) if self.posterior == "full" else q.rsample(u=noise)
+
+    def draw_noise(self, rng, shape):
+        """The parameter-free noise the posterior is reparameterized with, of `shape` (…, B, d), from the
+        Generator `rng`: ε ~ N(0, I) for the Gaussian posteriors, u ~ U(0, 1) (strictly inside) for the
+        inverse-CDF ones."""
+        rng = as_generator(rng, "VAE.draw_noise")
+        if self.posterior in INVERSE_CDF_POSTERIORS:
+            return uniform_open(rng, shape, self.dtype)
+        return rng.standard_normal(shape, dtype=self.dtype)
 
     def decoder_params(self, z):
         """The decoder's output for z of shape (..., d): Bernoulli logits or the Gaussian mean, (..., D)."""
@@ -180,7 +252,7 @@ class VAE(nn.Module):
             if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
                 raise ValueError(f"VAE.{where}: n_samples must be a positive integer, got {n_samples!r}")
             rng = as_generator(rng, f"VAE.{where}")
-            return rng.standard_normal(shape if n_samples == 1 else (int(n_samples), *shape), dtype=self.dtype)
+            return self.draw_noise(rng, shape if n_samples == 1 else (int(n_samples), *shape))
         eps = np.asarray(eps.data if isinstance(eps, mg.Tensor) else eps)
         if eps.shape != shape and eps.shape[1:] != shape:
             raise ValueError(f"VAE.{where}: eps has shape {eps.shape}, expected {shape} or (M, *{shape})")
@@ -194,11 +266,17 @@ class VAE(nn.Module):
 
         ε is drawn from `rng` (a numpy Generator) outside the graph, M = n_samples at a time, or passed
         as `eps` of shape (B, d) or (M, B, d) (then n_samples is ignored). −elbo.mean() is the training
-        loss; its gradient is the reparameterized Monte-Carlo gradient of the lecture."""
+        loss; its gradient is the reparameterized Monte-Carlo gradient of the lecture.
+
+        The other posteriors: z⁽ʲ⁾ = μ + L ε⁽ʲ⁾ ("full"; kl "analytic" is ½ (‖L‖²_F + ‖μ‖² − d) − Σ log L_ii) or
+        z⁽ʲ⁾ = F⁻¹(u⁽ʲ⁾; μ, s), u⁽ʲ⁾ ~ U(0, 1) ("laplace", "logistic": `eps` is then u, and the KL is always the
+        Monte-Carlo estimate above, there being no closed form against N(0, I)). See `draw_noise`."""
         if kl not in KL_ESTIMATORS:
             raise ValueError(f"VAE.elbo: kl must be one of {KL_ESTIMATORS}, got {kl!r}")
         x = self._input(x, "elbo")
         eps = self._eps(eps, rng, n_samples, len(x), "elbo")
+        if self.posterior != "diagonal":
+            return self._elbo_general(x, eps, kl)
         mu, logvar = self.encoder_params(x)                  # q_φ(z|x)
         sigma = mg.exp(0.5 * logvar)                         # σ = exp(½ log σ²)
         z = mg.GaussianReparam.apply(mu, sigma, eps)         # z = μ + σ ⊙ ε, ε a constant
@@ -214,13 +292,41 @@ class VAE(nn.Module):
                 kl_term = kl_term.mean(axis=0)
         return ELBO(reconstruction - kl_term, reconstruction, kl_term)
 
+    def _elbo_general(self, x, noise, kl):
+        """elbo() for the posteriors other than "diagonal": q_φ(z|x) as a distribution object, z = g(noise, φ)
+        its rsample, the KL in closed form for "full" (unless kl="mc"), by Monte Carlo otherwise."""
+        q = self.posterior_distribution(self.encoder_params(x))
+        z = self._posterior_sample(q, noise)
+        reconstruction = self.log_likelihood(x, self.decoder_params(z))
+        if self.posterior == "full" and kl == "analytic":
+            zeros = np.zeros(self.latent_dim, self.dtype)
+            kl_term = kl_divergence(q, Normal(zeros, zeros + 1))
+        else:
+            kl_term = self._posterior_log_prob(q, z) - standard_normal_log_prob(z)
+            if noise.ndim == 3:
+                kl_term = kl_term.mean(axis=0)
+        if noise.ndim == 3:
+            reconstruction = reconstruction.mean(axis=0)
+        return ELBO(reconstruction - kl_term, reconstruction, kl_term)
+
     # -- the importance-weighted bound, no graph
-    def _log_weights(self, x, mu, logvar, sigma, eps):
-        """log w = log p_θ(x|z) + log p(z) − log q_φ(z|x) for z = μ + σ ⊙ ε, as a float64 (M, B) array."""
-        z = mg.GaussianReparam.apply(mu, sigma, eps)
-        lw = self.log_likelihood(x, self.decoder_params(z)) + standard_normal_log_prob(z) \
-            - gaussian_log_prob(z, mu, logvar)
+    def _log_weights(self, x, params, noise):
+        """log w = log p_θ(x|z) + log p(z) − log q_φ(z|x) for z = g(noise, φ), as a float64 (M, B) array;
+        `params` = encoder_params(x), plus σ for the diagonal posterior."""
+        if self.posterior == "diagonal":
+            mu, logvar, sigma = params
+            z = mg.GaussianReparam.apply(mu, sigma, noise)
+            log_q = gaussian_log_prob(z, mu, logvar)
+        else:
+            q = self.posterior_distribution(params)
+            z = self._posterior_sample(q, noise)
+            log_q = self._posterior_log_prob(q, z)
+        lw = self.log_likelihood(x, self.decoder_params(z)) + standard_normal_log_prob(z) - log_q
         return lw.data.astype(np.float64)
+
+    def _iwae_params(self, x):
+        params = self.encoder_params(x)
+        return params + (mg.exp(0.5 * params[1]),) if self.posterior == "diagonal" else params
 
     def log_importance_weights(self, x, k, rng):
         """All k log importance weights of each example, a float64 array (k, B) (for small k)."""
@@ -228,8 +334,7 @@ class VAE(nn.Module):
             x = self._input(x, "log_importance_weights")
             eps = self._eps(None, rng, k, len(x), "log_importance_weights")
             eps = eps if eps.ndim == 3 else eps[None]
-            mu, logvar = self.encoder_params(x)
-            return self._log_weights(x, mu, logvar, mg.exp(0.5 * logvar), eps)
+            return self._log_weights(x, self._iwae_params(x), eps)
 
     def iwae_bound(self, x, k, rng=None, chunk_size=None):
         """The importance-weighted bound of each example (Burda et al. 2015), a float64 (B,) tensor:
@@ -248,13 +353,11 @@ class VAE(nn.Module):
             if chunk_size is None:
                 widest = max(self.input_dim, *self.hidden_dims)
                 chunk_size = max(1, IWAE_CHUNK_ELEMENTS // (batch * widest))
-            mu, logvar = self.encoder_params(x)
-            sigma = mg.exp(0.5 * logvar)
+            params = self._iwae_params(x)
             m = s = None
             for start in range(0, k, chunk_size):
                 n = min(chunk_size, k - start)
-                eps = rng.standard_normal((n, batch, self.latent_dim), dtype=self.dtype)
-                lw = self._log_weights(x, mu, logvar, sigma, eps)
+                lw = self._log_weights(x, params, self.draw_noise(rng, (n, batch, self.latent_dim)))
                 top = lw.max(axis=0)
                 if m is None:
                     m, s = top, np.exp(lw - top).sum(axis=0)
@@ -266,10 +369,24 @@ class VAE(nn.Module):
 
     # -- helpers that return arrays (no graph)
     def encode(self, x):
-        """(μ_φ(x), σ_φ(x)) as arrays of shape (B, d)."""
+        """(μ_φ(x), s_φ(x)) as arrays of shape (B, d): the location and each latent's own scale (for "full",
+        the marginal standard deviation √Σ_ii = ‖L_i‖; for Laplace and Logistic, their scale parameter)."""
         with mg.no_grad():
-            mu, logvar = self.encoder_params(self._input(x, "encode"))
-            return mu.data, np.exp(0.5 * logvar.data)
+            params = self.encoder_params(self._input(x, "encode"))
+            if self.posterior == "full":
+                return params[0].data, np.sqrt(self.posterior_distribution(params).variance.data)
+            return params[0].data, np.exp(0.5 * params[1].data)
+
+    def posterior_covariance(self, x):
+        """(mean, covariance) of q_φ(z|x) as arrays (B, d) and (B, d, d): diag σ² (diagonal), L Lᵀ (full),
+        diag 2s² (Laplace), diag π²s²/3 (Logistic)."""
+        with mg.no_grad():
+            params = self.encoder_params(self._input(x, "posterior_covariance"))
+            if self.posterior == "full":
+                return params[0].data, self.posterior_distribution(params).covariance_matrix.data
+            var = np.exp(params[1].data) * {"diagonal": 1.0, "laplace": 2.0, "logistic": math.pi ** 2 / 3}[
+                self.posterior]
+            return params[0].data, var[..., None] * np.eye(self.latent_dim, dtype=self.dtype)
 
     def decode(self, z):
         """The mean of p_θ(x|z) for z of shape (..., d): pixel probabilities σ(logits) (Bernoulli) or the
@@ -282,8 +399,14 @@ class VAE(nn.Module):
             return mg.sigmoid(out).data if self.likelihood == "bernoulli" else out.data
 
     def reconstruct(self, x, rng=None):
-        """decode(encode(x)): the decoder's mean at z = μ_φ(x), or at a sampled z = μ + σ ⊙ ε when a
-        Generator `rng` is given."""
+        """decode(encode(x)): the decoder's mean at z = μ_φ(x), or at a sampled z ~ q_φ(z|x) (z = μ + σ ⊙ ε for
+        the diagonal posterior) when a Generator `rng` is given."""
+        if rng is not None and self.posterior != "diagonal":
+            with mg.no_grad():
+                x = self._input(x, "reconstruct")
+                q = self.posterior_distribution(self.encoder_params(x))
+                z = self._posterior_sample(q, self.draw_noise(as_generator(rng, "VAE.reconstruct"), q.loc.shape))
+                return self.decode(z)
         mu, sigma = self.encode(x)
         if rng is not None:
             mu = mu + sigma * as_generator(rng, "VAE.reconstruct").standard_normal(mu.shape, dtype=self.dtype)

@@ -37,7 +37,7 @@ import numpy as np
 from .data import BINARIZE_MODES, load_dataset
 from .errors import CheckpointError, DataError, VAEError, WriteError
 from .io import atomic_write_text, load_npz, remove_stale_temporaries, save_npz
-from .model import ACTIVATIONS, KL_ESTIMATORS, LIKELIHOODS, VAE
+from .model import ACTIVATIONS, KL_ESTIMATORS, LIKELIHOODS, POSTERIORS, VAE
 
 __all__ = ["TrainConfig", "Progress", "start_run", "read_run", "write_run_info", "fingerprint", "check_data",
            "read_metrics", "start_metrics", "append_metrics", "recover_metrics", "save_checkpoint",
@@ -73,6 +73,7 @@ class TrainConfig:
     lr: float = 1e-3
     samples: int = 1
     kl: str = "analytic"
+    posterior: str = "diagonal"
     dtype: str = "float32"
     seed: int = 0
     threads: int = 1
@@ -95,6 +96,7 @@ class TrainConfig:
         if not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise VAEError(f"{where}: lr must be a positive number, got {self.lr!r}")
         for name, allowed in (("likelihood", LIKELIHOODS), ("activation", ACTIVATIONS), ("kl", KL_ESTIMATORS),
+                              ("posterior", POSTERIORS),
                               ("dtype", ("float32", "float64")), ("binarize", (None, *BINARIZE_MODES))):
             if getattr(self, name) not in allowed:
                 raise VAEError(f"{where}: {name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -105,6 +107,8 @@ class TrainConfig:
     def to_dict(self):
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        if d["posterior"] == "diagonal":       # absent means diagonal, so runs from before the option compare equal
+            del d["posterior"]
         return d
 
     @classmethod
@@ -123,7 +127,8 @@ class TrainConfig:
     def model_config(self, input_dim):
         return {"input_dim": int(input_dim), "hidden_dims": list(self.hidden), "latent_dim": self.latent,
                 "likelihood": self.likelihood, "activation": self.activation, "dtype": self.dtype,
-                "obs_std": "learned" if self.likelihood == "gaussian" else None}
+                "obs_std": "learned" if self.likelihood == "gaussian" else None,
+                **({} if self.posterior == "diagonal" else {"posterior": self.posterior})}   # as VAE.config()
 
     def load_data(self):
         return load_dataset(self.data, self.likelihood, self.binarize, np.dtype(self.dtype), self.mnist_dir)

@@ -253,7 +253,6 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
     if dataset.dim != info["model"]["input_dim"]:
         raise VAEError(f"--data {config.data}: the data now has {dataset.dim} features per example, but the run's "
                        f"model expects {info['model']['input_dim']}")
-    dtype = np.dtype(config.dtype)
     rng = np.random.default_rng(config.seed)
     model = VAE(**config.model_config(dataset.dim), rng=rng)
     params = model.parameters()
@@ -308,7 +307,7 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
                     xb = binarize(xb, rng)
                 eps_shape = (len(xb), config.latent) if config.samples == 1 else \
                     (config.samples, len(xb), config.latent)
-                eps = rng.standard_normal(eps_shape, dtype=dtype)      # ε ~ N(0, I), outside the graph
+                eps = model.draw_noise(rng, eps_shape)      # ε ~ N(0, I) (or u ~ U(0, 1)), outside the graph
                 out, problem = _forward_backward(model, params, opt, xb, eps, config.kl)
                 if problem is not None:
                     bar.close()

@@ -11,7 +11,7 @@ side, with the function users call right under its class.
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
 
 Every function here is also reachable as `minigrad.<name>`; `bind_tensor_methods` below makes Tensor's
-operators and methods call them.
+operators and methods call them, and NumPy's functions too (`np.sum(t)` is `mg.sum(t)`: `_array_function`).
 """
 
 import inspect
@@ -93,12 +93,12 @@ def _array_function(self, func, types, args, kwargs):
         raise TypeError(f"{numpy_name}() was called on a minigrad Tensor, but minigrad has no {name}: its result "
                         f"could not be differentiated. Use minigrad's ops, or {numpy_name}(t.data) for the values "
                         "alone (no gradient)")
-    where = f"{numpy_name}() on a minigrad Tensor calls {home.__name__}.{name}{inspect.signature(ours)}"
-    numpy_params, ours_params = inspect.signature(func).parameters, inspect.signature(ours).parameters
+    numpy_signature, our_signature = inspect.signature(func), inspect.signature(ours)
+    where = f"{numpy_name}() on a minigrad Tensor calls {home.__name__}.{name}{our_signature}"
     positional, keywords = [], {}
-    for i, (key, value) in enumerate(inspect.signature(func).bind(*args, **kwargs).arguments.items()):
-        mine = ours_params.get(_NUMPY_KEYWORDS.get(key, key))
-        if i == 0 or numpy_params[key].kind is Parameter.POSITIONAL_ONLY or (
+    for i, (key, value) in enumerate(numpy_signature.bind(*args, **kwargs).arguments.items()):
+        mine = our_signature.parameters.get(_NUMPY_KEYWORDS.get(key, key))
+        if i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
                 mine is not None and mine.kind is Parameter.VAR_POSITIONAL):
             positional.append(value)
         elif mine is not None:

@@ -24,35 +24,36 @@ __all__ = ['Add', 'add', 'Sub', 'sub', 'Mul', 'mul', 'Div', 'div', 'Pow', 'pow',
     'Round', 'round', 'BinaryCrossEntropyWithLogits', 'MSELoss']
 
 _LN2, _LN10 = math.log(2), math.log(10)     # Python floats: weak, so float32 stays float32
+_NUMBERS = (float, int, bool)
 
 # ----------------------------------------------------------------------------------------------
 # Binary
 
 
-def weak_operands(a, b):
+def weak_operands(a, b, numbers=False):
     """The two operands of a binary op in one float dtype under PyTorch's weak-scalar rule.
 
     An operand's standing: an array with axes (2) > a 0-d array, i.e. a 0-d tensor (1) > a NumPy scalar or a
     Python number (0). Where the operands differ in standing and the stronger one is floating point, the
     weaker one takes its dtype: float32 · np.float64(2) and float32 · mg.tensor(2.0) stay float32, as in
-    PyTorch (NumPy 2 would give float64). Equal standing: NumPy's promotion. Every binary op's forward
-    starts here, so its saved arrays, its output and the gradients it computes keep that dtype."""
+    PyTorch (NumPy 2 alone gives float64, and SciPy's ufuncs do even for Python numbers). Equal standing is
+    NumPy's promotion. Every binary op's forward starts here, so its saved arrays, its output and the
+    gradients it computes keep that dtype. NumPy's own ufuncs already treat Python numbers as weak, so
+    they are cast only with numbers=True (the scipy.special ops): x * 2.0 pays nothing here."""
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if da == db:                                    # the common case: one test and out
+    if da is db:                                    # one dtype, the common case
         return a, b
-    sa, sb = _standing(a, da), _standing(b, db)
-    if sa > sb >= 0 and da.kind == "f":
-        b = b.astype(da) if db is not None else da.type(b)
-    elif sb > sa >= 0 and db.kind == "f":
-        a = a.astype(db) if da is not None else db.type(a)
+    if db is None:                                  # b a Python number (or None, a list: left to NumPy)
+        return a, (da.type(b) if numbers and type(b) in _NUMBERS and da.kind == "f" else b)
+    if da is None:
+        return (db.type(a) if numbers and type(a) in _NUMBERS and db.kind == "f" else a), b
+    sa = 2 if a.ndim else 1 if type(a) is np.ndarray else 0
+    sb = 2 if b.ndim else 1 if type(b) is np.ndarray else 0
+    if sa > sb and da.kind == "f" and db.kind in "biuf":
+        b = b.astype(da, copy=False) if sb else da.type(b)
+    elif sb > sa and db.kind == "f" and da.kind in "biuf":
+        a = a.astype(db, copy=False) if sa else db.type(a)
     return a, b
-
-
-def _standing(x, dtype):
-    """2: an array with axes, 1: a 0-d array, 0: a NumPy scalar or Python number, −1: anything else (None)."""
-    if dtype is not None:
-        return -1 if dtype.kind not in "biuf" else 2 if x.ndim else int(type(x) is np.ndarray)
-    return 0 if isinstance(x, (int, float)) else -1
 
 
 class Add(Function):
@@ -906,8 +907,9 @@ class BinaryCrossEntropyWithLogits(Function):
         x, t = weak_operands(x, t)
         ctx.save_for_backward(x, t)
         shape = np.broadcast_shapes(np.shape(x), np.shape(t))
-        if shape != np.shape(x):                 # x broadcasts up to t: no buffer of x's shape to reuse
-            return np.subtract(kernels.softplus(x), np.multiply(x, t))
+        if shape != np.shape(x):                 # x broadcasts up to t: the product is the buffer
+            y = np.multiply(x, t)
+            return np.subtract(kernels.softplus(x), y, out=y)
         scratch = np.empty(shape, np.result_type(x, t, 0.0))
         y = kernels.softplus(x, scratch)
         y -= np.multiply(x, t, out=scratch)
