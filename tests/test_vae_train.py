@@ -83,6 +83,7 @@ def test_training_a_few_epochs_lowers_the_loss(tmp_path, digits_subset):
 @pytest.mark.parametrize("options, stops", [
     ({}, [(1, 2)]),                                                       # mid-epoch
     ({"binarize": "dynamic", "samples": 2, "kl": "mc"}, [(0, 5), (2, 0)]),  # end of an epoch, then again
+    ({"binarize": "dynamic", "objective": "iwae", "k": 3, "val_fraction": 0.25}, [(1, 1)]),   # and its best.npz
 ])
 def test_resume_after_interruption_repeats_the_uninterrupted_run_exactly(tmp_path, digits_subset, options, stops):
     reference = quiet_train(new_run(tmp_path / "a", digits_subset, epochs=4, **options))
@@ -102,6 +103,9 @@ def test_resume_after_interruption_repeats_the_uninterrupted_run_exactly(tmp_pat
     strip = [[line.rsplit(",", 1)[0] for line in pathlib.Path(d, METRICS).read_text().splitlines()]
              for d in (tmp_path / "a", run)]
     assert strip[0] == strip[1]                  # metrics.csv identical but for the seconds column
+    if options.get("val_fraction"):
+        a, b = (np.load(pathlib.Path(d, "best.npz")) for d in (tmp_path / "a", run))
+        assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 def test_checkpoint_restores_model_optimizer_and_generator(tmp_path, digits_subset):

@@ -24,6 +24,9 @@ from .io import atomic_write_text
 __all__ = ["main", "build_parser"]
 
 DEFAULTS = training.TrainConfig()
+IWAE_K = 5                # --objective iwae without --k: Burda et al.'s smallest k
+BEST_HELP = "use best.npz, the model of the epoch with the best validation ELBO (a run trained with --val-fraction), " \
+            "instead of the latest"
 
 
 def _int_at_least(low, what):
@@ -49,6 +52,16 @@ def _positive_float(text):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
     return value
 
 
@@ -106,6 +119,16 @@ RUN_OPTIONS = {
                                       help="q(z|x): diagonal Gaussian (default), full-covariance Gaussian "
                                            "(z = μ + L ε), or Laplace / Logistic by the inverse CDF (their KL to "
                                            "N(0, I) is always estimated by Monte Carlo)")),
+    "objective": ("--objective", dict(choices=["elbo", "iwae"],
+                                      help="what training maximizes: the ELBO (default) or the importance-weighted "
+                                           "bound of Burda et al. on --k samples, its gradient through the "
+                                           "reparameterized samples")),
+    "k": ("--k", dict(type=_positive_int, metavar="K",
+                      help=f"importance samples of --objective iwae (default {IWAE_K} with it)")),
+    "val_fraction": ("--val-fraction", dict(type=_fraction, metavar="F",
+                                            help="hold out this fraction of the training set (fixed by --seed) as "
+                                                 "a validation set: its ELBO is logged every epoch and the model of "
+                                                 "the best epoch kept as best.npz (default 0: none)")),
     "dtype": ("--dtype", dict(choices=["float32", "float64"], help=f"default {DEFAULTS.dtype}")),
     "seed": ("--seed", dict(type=_seed, metavar="N", help=f"seeds every random draw (default {DEFAULTS.seed})")),
     "threads": ("--threads", dict(type=_positive_int, metavar="N",
@@ -163,6 +186,7 @@ def build_parser():
                    help="BLAS threads (default 1; more rarely help here, and stall when another process holds a "
                         "core)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--best", action="store_true", help=BEST_HELP)
     e.set_defaults(func=cmd_eval, subparser=e)
 
     p = commands.add_parser(
@@ -170,7 +194,9 @@ def build_parser():
         description="Write loss curves, test inputs vs reconstructions, prior samples, the latent scatter "
                     "coloured by label and (2-D latent) the decoded manifold as PNGs.")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default RUN_DIR/plots)")
+    p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default RUN_DIR/plots, with --best "
+                                                "RUN_DIR/plots-best)")
+    p.add_argument("--best", action="store_true", help=BEST_HELP)
     p.set_defaults(func=cmd_plot, subparser=p)
 
     x = commands.add_parser(
@@ -180,8 +206,7 @@ def build_parser():
                     "PyTorch module that loads it.")
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("--out", required=True, metavar="FILE", help="the .safetensors file to write")
-    x.add_argument("--best", action="store_true",
-                   help="export best.npz (the epoch with the best validation ELBO) instead of the latest model")
+    x.add_argument("--best", action="store_true", help=BEST_HELP)
     x.add_argument("--force", action="store_true", help="replace FILE if it exists")
     x.set_defaults(func=cmd_export, subparser=x)
     return parser
@@ -220,6 +245,8 @@ def cmd_train(args, parser):
     elif args.allow_data_change:
         parser.error("--allow-data-change only applies with --resume")
     else:
+        if explicit.get("objective") == "iwae":
+            explicit.setdefault("k", IWAE_K)
         config = training.TrainConfig(**explicit)
         if args.epochs is not None:
             config.epochs = args.epochs
@@ -259,7 +286,7 @@ def cmd_train(args, parser):
 def cmd_eval(args, parser):
     from tqdm import tqdm
 
-    config, info, model, meta = training.load_run_model(args.run_dir)
+    config, info, model, meta = training.load_run_model(args.run_dir, best=args.best)
     dataset = config.load_data()
     x = dataset.test
     if x.shape[1] != model.input_dim:
@@ -273,11 +300,12 @@ def cmd_eval(args, parser):
                   file=sys.stderr) as bar:
             bound = training.iwae(model, x, args.iwae_k, rng, progress=bar)
     seconds = time.perf_counter() - t0
-    where = training.describe_position(meta.get("epoch"), meta.get("batch"), meta.get("n_batches"))
+    where = _describe_model(meta, args.best)
     result = {"checkpoint": where, "data": config.data, "n_test": len(x), "elbo_samples": args.samples,
               "test_elbo": elbo["elbo"], "test_reconstruction": elbo["reconstruction"], "test_kl": elbo["kl"],
               "iwae_k": args.iwae_k, "test_iwae": bound, "seed": args.seed, "seconds": seconds}
-    atomic_write_text(os.path.join(args.run_dir, training.EVAL), json.dumps(result, indent=2) + "\n")
+    out = os.path.join(args.run_dir, training.EVAL_BEST if args.best else training.EVAL)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"model: {args.run_dir} {where}; test set: {len(x)} examples of {config.data}")
     print("| estimate | nats per example |\n|---|---|")
     kl_kind = "Monte-Carlo KL" if config.posterior in ("laplace", "logistic") else "analytic KL"   # no closed form
@@ -289,20 +317,29 @@ def cmd_eval(args, parser):
         print("note: the test data are grey levels, not binary, so these Bernoulli 'log-likelihoods' are "
               "cross-entropies, not log-probabilities; for numbers comparable with published ones, train on binarized "
               f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}")
-    print(f"({seconds:.1f} s; written to {os.path.join(args.run_dir, 'eval.json')})")
+    print(f"({seconds:.1f} s; written to {out})")
     return 0
 
 
 def cmd_plot(args, parser):
-    config, info, model, meta = training.load_run_model(args.run_dir)
+    config, info, model, meta = training.load_run_model(args.run_dir, best=args.best)
     dataset = config.load_data()
     if dataset.dim != model.input_dim:
         raise VAEError(f"--data {config.data}: the data has {dataset.dim} features, the model expects "
                        f"{model.input_dim}")
+    if args.best:         # the loss curves still run to the checkpoint; the images show best.npz's model
+        meta = training.load_run_model(args.run_dir)[3]
     history = training.read_metrics(args.run_dir)[:meta.get("epoch", 0)]     # rows past the checkpoint: redone
-    out_dir, paths = _write_plots(args.run_dir, model, dataset, history, config.seed, args.out)
+    out = args.out or (os.path.join(args.run_dir, training.PLOTS + "-best") if args.best else None)
+    out_dir, paths = _write_plots(args.run_dir, model, dataset, history, config.seed, out)
     print(f"plots: {out_dir}{os.sep} ({', '.join(os.path.basename(p) for p in paths)})")
     return 0
+
+
+def _describe_model(meta, best):
+    """Which model a command used: "after epoch 12" (the latest checkpoint), or best.npz's epoch."""
+    where = training.describe_position(meta.get("epoch"), meta.get("batch"), meta.get("n_batches"))
+    return f"{where} ({training.BEST}: the best validation ELBO, {meta['val_elbo']:.3f})" if best else where
 
 
 def cmd_export(args, parser):
@@ -311,7 +348,7 @@ def cmd_export(args, parser):
     if os.path.exists(args.out) and not os.path.isdir(args.out) and not args.force:
         raise VAEError(f"{args.out} already exists; choose another --out, or pass --force to replace it")
     config, info, model, meta = training.load_run_model(args.run_dir, best=args.best)
-    where = training.describe_position(meta.get("epoch"), meta.get("batch"), meta.get("n_batches"))
+    where = _describe_model(meta, args.best)
     source = os.path.join(args.run_dir, training.BEST if args.best else training.CHECKPOINT)
     export_safetensors(model, args.out, overwrite=args.force, metadata={"source": os.path.abspath(source),
                                                                          "position": where})

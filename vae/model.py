@@ -51,6 +51,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("tanh", "relu")
 KL_ESTIMATORS = ("analytic", "mc")
+OBJECTIVES = ("elbo", "iwae")             # what training maximizes: the ELBO, or the IWAE bound (iwae_objective)
 # q_φ(z|x): the diagonal Gaussian, the full-covariance Gaussian, and two inverse-CDF location-scale families.
 POSTERIORS = ("diagonal", "full", "laplace", "logistic")
 INVERSE_CDF_POSTERIORS = {"laplace": Laplace, "logistic": Logistic}
@@ -309,10 +310,10 @@ class VAE(nn.Module):
             reconstruction = reconstruction.mean(axis=0)
         return ELBO(reconstruction - kl_term, reconstruction, kl_term)
 
-    # -- the importance-weighted bound, no graph
-    def _log_weights(self, x, params, noise):
-        """log w = log p_θ(x|z) + log p(z) − log q_φ(z|x) for z = g(noise, φ), as a float64 (M, B) array;
-        `params` = encoder_params(x), plus σ for the diagonal posterior."""
+    # -- the importance-weighted bound: as a training objective (in the graph), and as an estimate (no graph)
+    def _log_weight_terms(self, x, params, noise):
+        """(log p_θ(x|z), log p(z) − log q_φ(z|x)) for z = g(noise, φ), tensors (M, B) in the graph;
+        `params` = encoder_params(x), plus σ for the diagonal posterior. Their sum is log w."""
         if self.posterior == "diagonal":
             mu, logvar, sigma = params
             z = mg.GaussianReparam.apply(mu, sigma, noise)
@@ -321,8 +322,38 @@ class VAE(nn.Module):
             q = self.posterior_distribution(params)
             z = self._posterior_sample(q, noise)
             log_q = self._posterior_log_prob(q, z)
-        lw = self.log_likelihood(x, self.decoder_params(z)) + standard_normal_log_prob(z) - log_q
-        return lw.data.astype(np.float64)
+        return self.log_likelihood(x, self.decoder_params(z)), standard_normal_log_prob(z) - log_q
+
+    def _log_weights(self, x, params, noise):
+        """log w = log p_θ(x|z) + log p(z) − log q_φ(z|x) for z = g(noise, φ), as a float64 (M, B) array."""
+        log_px, log_prior_ratio = self._log_weight_terms(x, params, noise)
+        return (log_px + log_prior_ratio).data.astype(np.float64)
+
+    def iwae_objective(self, x, k=1, rng=None, eps=None):
+        """The importance-weighted bound of each example as a training objective (Burda et al. 2015), in the
+        graph, as ELBO(bound, reconstruction, kl) of (B,) tensors:
+
+            L_k(x) = log (1/k) Σ_i w_i,   log w_i = log p_θ(x|z_i) + log p(z_i) − log q_φ(z_i|x),
+            z_i = g(ε_i, φ) = μ_φ(x) + σ_φ(x) ⊙ ε_i,   ε_1 … ε_k ~ N(0, I) drawn outside the graph
+
+        (or z_i = μ + L ε_i, F⁻¹(u_i; μ, s) for the other posteriors). ELBO = E[L_1] ≤ E[L_k] ≤ log p(x), and
+        the bound tightens with k. Its gradient goes through the reparameterized samples and the log-sum-exp:
+
+            ∇_{θ,φ} L_k = Σ_i w̃_i ∇_{θ,φ} log w_i,   w̃_i = w_i / Σ_j w_j
+
+        — the single-sample ELBO gradient of each z_i, weighted by its normalized importance weight, so the
+        samples that explain x best dominate and q_φ is not penalized for covering p(z|x) broadly. With
+        k = 1, w̃ = 1 and L_1 = log w_1 is exactly elbo(kl="mc") on the same ε: the same value and gradient.
+
+        ε is drawn from `rng`, k at a time, or passed as `eps` of shape (k, B, d) (or (B, d) for k = 1; then
+        k is ignored). reconstruction and kl are the sample means of log p_θ(x|z_i) and
+        log q_φ(z_i|x) − log p(z_i), for the logs; −bound.mean() is the training loss."""
+        x = self._input(x, "iwae_objective")
+        noise = self._eps(eps, rng, k, len(x), "iwae_objective")
+        noise = noise if noise.ndim == 3 else noise[None]
+        log_px, log_prior_ratio = self._log_weight_terms(x, self._iwae_params(x), noise)
+        bound = mg.logsumexp(log_px + log_prior_ratio, axis=0) - math.log(noise.shape[0])
+        return ELBO(bound, log_px.mean(axis=0), -log_prior_ratio.mean(axis=0))
 
     def _iwae_params(self, x):
         params = self.encoder_params(x)
@@ -420,10 +451,11 @@ class VAE(nn.Module):
         return self.decode(z)
 
     # -- persistence
-    def save(self, path):
-        """Write the configuration and parameters to one .npz, atomically (temp file + os.replace)."""
+    def save(self, path, **info):
+        """Write the configuration and parameters to one .npz, atomically (temp file + os.replace); keyword
+        arguments (JSON values, e.g. the epoch) are stored beside them in its header."""
         arrays = {f"param/{name}": value for name, value in self.state_dict().items()}
-        save_npz(path, arrays, {"format": "vae-model", "version": 1, "config": self.config()})
+        save_npz(path, arrays, {**info, "format": "vae-model", "version": 1, "config": self.config()})
 
     @classmethod
     def from_state(cls, config, params, source):

@@ -36,6 +36,7 @@ PLOT_PIXELS = {"loss_curves.png": (1000, 400), "reconstructions.png": (1000, 260
 IMAGE_CMAP = "gray"          # data values, black (low) to white (high)
 SEPARATOR = "#5b95e0"        # the lines between tiles: a blue, far from every grey a pixel can take
 TRAIN, TEST = dict(color="C0", ls="-", lw=1.6), dict(color="C1", ls=(0, (4, 2)), lw=1.6, zorder=3)
+VALIDATION = dict(color="C2", ls=":", lw=1.6)
 
 
 def _figure(name):
@@ -107,8 +108,10 @@ def loss_figure(history):
     for ax, (title, value) in zip(axes, panels):
         if history:
             series = []
-            for part, style in (("train", TRAIN), ("test", TEST)):
-                series.append([value(row, part) for row in history])
+            parts = (("train", TRAIN), ("validation", VALIDATION), ("test", TEST)) if "val_elbo" in history[0] \
+                else (("train", TRAIN), ("test", TEST))
+            for part, style in parts:
+                series.append([value(row, "val" if part == "validation" else part) for row in history])
                 ax.plot(epochs, series[-1], marker=marker, ms=3, label=part, **style)
             _fit_ylim(ax, epochs, series)
             ax.legend(loc="best", fontsize="small")

@@ -37,20 +37,26 @@ import numpy as np
 from .data import BINARIZE_MODES, load_dataset
 from .errors import CheckpointError, DataError, VAEError, WriteError
 from .io import atomic_write_text, load_npz, remove_stale_temporaries, save_npz
-from .model import ACTIVATIONS, KL_ESTIMATORS, LIKELIHOODS, POSTERIORS, VAE
+from .model import ACTIVATIONS, KL_ESTIMATORS, LIKELIHOODS, OBJECTIVES, POSTERIORS, VAE
 
 __all__ = ["TrainConfig", "Progress", "start_run", "read_run", "write_run_info", "fingerprint", "check_data",
-           "read_metrics", "start_metrics", "append_metrics", "recover_metrics", "save_checkpoint",
+           "read_metrics", "metric_fields", "start_metrics", "append_metrics", "recover_metrics", "save_checkpoint",
            "load_checkpoint", "load_run_model", "describe_position", "describe_checkpoint", "clear_run",
            "remove_leftovers", "mark_evaluation_stale", "CONFIG", "METRICS", "CHECKPOINT", "MODEL", "BEST", "PLOTS",
-           "EVAL", "STALE_EVAL", "METRIC_FIELDS"]
+           "EVAL", "EVAL_BEST", "STALE_EVAL", "METRIC_FIELDS"]
 
 CONFIG, METRICS, CHECKPOINT, MODEL, PLOTS = "config.json", "metrics.csv", "checkpoint.npz", "model.npz", "plots"
 BEST = "best.npz"
-EVAL, STALE_EVAL = "eval.json", "eval.stale.json"
-RUN_FILES = (CONFIG, METRICS, CHECKPOINT, MODEL, BEST, EVAL, STALE_EVAL)
+EVAL, STALE_EVAL, EVAL_BEST = "eval.json", "eval.stale.json", "eval.best.json"
+STALE = {EVAL: STALE_EVAL, EVAL_BEST: "eval.best.stale.json"}     # evaluations, and their names once stale
+RUN_FILES = (CONFIG, METRICS, CHECKPOINT, MODEL, BEST, *STALE, *STALE.values())
 METRIC_FIELDS = ("epoch", "train_elbo", "train_reconstruction", "train_kl", "test_elbo", "test_reconstruction",
                  "test_kl", "seconds")
+VALIDATION_FIELDS = ("val_elbo", "val_reconstruction", "val_kl")       # with a validation split, before "seconds"
+
+
+# Options added after the run format was fixed, with the default that their absence stands for.
+LATER_OPTIONS = {"posterior": "diagonal", "objective": "elbo", "k": 1, "val_fraction": 0.0}
 
 
 @dataclass
@@ -74,6 +80,9 @@ class TrainConfig:
     samples: int = 1
     kl: str = "analytic"
     posterior: str = "diagonal"
+    objective: str = "elbo"
+    k: int = 1
+    val_fraction: float = 0.0
     dtype: str = "float32"
     seed: int = 0
     threads: int = 1
@@ -85,7 +94,7 @@ class TrainConfig:
         def positive_int(name, value):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise VAEError(f"{where}: {name} must be a positive integer, got {value!r}")
-        for name in ("latent", "epochs", "batch_size", "samples", "threads"):
+        for name in ("latent", "epochs", "batch_size", "samples", "k", "threads"):
             positive_int(name, getattr(self, name))
         if not self.hidden:
             raise VAEError(f"{where}: hidden needs at least one layer size")
@@ -96,19 +105,31 @@ class TrainConfig:
         if not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise VAEError(f"{where}: lr must be a positive number, got {self.lr!r}")
         for name, allowed in (("likelihood", LIKELIHOODS), ("activation", ACTIVATIONS), ("kl", KL_ESTIMATORS),
-                              ("posterior", POSTERIORS),
+                              ("posterior", POSTERIORS), ("objective", OBJECTIVES),
                               ("dtype", ("float32", "float64")), ("binarize", (None, *BINARIZE_MODES))):
             if getattr(self, name) not in allowed:
                 raise VAEError(f"{where}: {name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not isinstance(self.data, str) or not isinstance(self.mnist_dir, str):
             raise VAEError(f"{where}: data and mnist_dir must be strings")
+        if self.objective == "elbo" and self.k != 1:
+            raise VAEError(f"{where}: k = {self.k} importance samples apply to the IWAE objective; train it with "
+                           "objective='iwae', or give the ELBO more samples with samples", option=("objective", "iwae"))
+        if self.objective == "iwae" and (self.samples != 1 or self.kl != "analytic"):
+            raise VAEError(f"{where}: samples and kl are the ELBO's; the IWAE objective takes k importance samples "
+                           "and estimates log p(z) − log q(z|x) on them", option=("k", str(max(self.samples, 2))))
+        if not isinstance(self.val_fraction, (int, float)) or isinstance(self.val_fraction, bool) or \
+                not 0 <= self.val_fraction < 1:
+            raise VAEError(f"{where}: val_fraction must be a number in [0, 1), got {self.val_fraction!r}")
         return self
 
     def to_dict(self):
+        """The options as JSON values. Options added after runs were first written are left out at their
+        default (absent means the default), so the runs written before them read and compare unchanged."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
-        if d["posterior"] == "diagonal":       # absent means diagonal, so runs from before the option compare equal
-            del d["posterior"]
+        for key, default in LATER_OPTIONS.items():
+            if d[key] == default:
+                del d[key]
         return d
 
     @classmethod
@@ -226,11 +247,12 @@ def read_run(run_dir):
     return TrainConfig.from_dict(info.get("train"), path), info
 
 
-def check_data(run_dir, info, dataset, allow_change=False, stopped_in_epoch=None):
+def check_data(run_dir, info, dataset, allow_change=False, stopped_in_epoch=None, n_train=None):
     """Refuse (DataError) to continue a run on data other than it started with, saying what changed;
     with `allow_change`, record the new data in config.json instead — unless the run stopped inside an
-    epoch (`stopped_in_epoch` = (Progress, batches per epoch)) whose permutation no longer fits the data.
-    Returns True if it changed."""
+    epoch (`stopped_in_epoch` = (Progress, batches per epoch)) whose permutation no longer fits the
+    `n_train` examples it trains on (default: all of dataset.train). Returns True if it changed."""
+    n_train = len(dataset.train) if n_train is None else n_train
     saved, now = info["data"].get("fingerprint"), fingerprint(dataset)
     if saved == now:
         return False
@@ -244,10 +266,10 @@ def check_data(run_dir, info, dataset, allow_change=False, stopped_in_epoch=None
         raise DataError(f"{run_dir}: the data ({info['train']['data']}) changed since the run started: "
                         + "; ".join(changes) + ". Resume with the same data, or pass allow_data_change=True "
                         "(--allow-data-change) to continue on the new data")
-    if stopped_in_epoch is not None and len(stopped_in_epoch[0].perm) != len(dataset.train):
+    if stopped_in_epoch is not None and len(stopped_in_epoch[0].perm) != n_train:
         progress, n_batches = stopped_in_epoch
         raise DataError(f"{run_dir} stopped {describe_position(progress.epoch, progress.batch, n_batches)} with "
-                        f"{len(progress.perm)} training examples; the data now has {len(dataset.train)}, so that "
+                        f"{len(progress.perm)} training examples; the data now has {n_train}, so that "
                         "epoch cannot be finished (not even with allow_data_change)")
     info["data"] = _describe_data(dataset)
     write_run_info(run_dir, info)
@@ -260,28 +282,39 @@ def remove_leftovers(run_dir):
 
 
 def mark_evaluation_stale(run_dir):
-    """eval.json describes the model at the checkpoint it was run on; once training continues it is
-    renamed eval.stale.json. Returns True if there was one."""
-    if not os.path.isfile(_path(run_dir, EVAL)):
-        return False
-    os.replace(_path(run_dir, EVAL), _path(run_dir, STALE_EVAL))
-    return True
+    """eval.json describes the model at the checkpoint it was run on (eval.best.json best.npz's); once
+    training continues it is renamed eval.stale.json (eval.best.stale.json). Returns True if there was one."""
+    found = False
+    for name, stale in STALE.items():
+        if os.path.isfile(_path(run_dir, name)):
+            os.replace(_path(run_dir, name), _path(run_dir, stale))
+            found = True
+    return found
 
 
 # ----------------------------------------------------------------------------------------------
 # metrics.csv: one line appended per epoch (the cost of an epoch does not grow with the run)
 
+def metric_fields(config):
+    """The columns of a run's metrics.csv: METRIC_FIELDS, and VALIDATION_FIELDS before "seconds" when the
+    run holds out a validation set."""
+    if not config.val_fraction:
+        return METRIC_FIELDS
+    return METRIC_FIELDS[:-1] + VALIDATION_FIELDS + METRIC_FIELDS[-1:]
+
+
 def _metrics_line(row):
-    return ",".join(repr(row[k]) if isinstance(row[k], float) else str(row[k]) for k in METRIC_FIELDS) + "\n"
+    return ",".join(repr(v) if isinstance(v, float) else str(v) for v in row.values()) + "\n"
 
 
-def start_metrics(run_dir):
-    """A metrics.csv holding only the header (replacing any), atomically."""
-    atomic_write_text(_path(run_dir, METRICS), ",".join(METRIC_FIELDS) + "\n")
+def start_metrics(run_dir, fields=METRIC_FIELDS):
+    """A metrics.csv holding only the header `fields` (replacing any), atomically."""
+    atomic_write_text(_path(run_dir, METRICS), ",".join(fields) + "\n")
 
 
 def append_metrics(run_dir, row):
-    """Append one epoch's row (floats as repr, so they read back exactly). Not fsync'd here: the next
+    """Append one epoch's row, its values in the order of the header's fields (floats as repr, so they read
+    back exactly). Not fsync'd here: the next
     checkpoint syncs the file before it records its length."""
     path = _path(run_dir, METRICS)
     try:

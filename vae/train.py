@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 import minigrad as mg
 
-from .data import binarize, shuffled_batches
+from .data import VALIDATION_STREAM, binarize, shuffled_batches, validation_split
 from .errors import CheckpointError, NonFiniteError, VAEError
 from .model import VAE
 from .runs import (
@@ -30,6 +30,7 @@ from .runs import (
     CHECKPOINT,
     CONFIG,
     EVAL,
+    EVAL_BEST,
     METRIC_FIELDS,
     METRICS,
     MODEL,
@@ -44,6 +45,7 @@ from .runs import (
     load_checkpoint,
     load_run_model,
     mark_evaluation_stale,
+    metric_fields,
     read_metrics,
     read_run,
     recover_metrics,
@@ -56,7 +58,7 @@ from .runs import (
 
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteError", "start_run", "train", "evaluate", "read_run",
            "read_metrics", "load_checkpoint", "load_run_model", "parse_interval", "describe_position", "CONFIG",
-           "EVAL", "METRICS", "CHECKPOINT", "MODEL", "BEST", "PLOTS", "METRIC_FIELDS", "CHECKPOINT_EVERY"]
+           "EVAL", "EVAL_BEST", "METRICS", "CHECKPOINT", "MODEL", "BEST", "PLOTS", "METRIC_FIELDS", "CHECKPOINT_EVERY"]
 
 EVAL_BATCH = 1000
 # A checkpoint costs ~5-15 ms (fsync included) against 25-70 ms for an epoch of the default run: written
@@ -155,12 +157,26 @@ class _StopOnSignal:
         return False
 
 
-def _forward_backward(model, params, opt, xb, eps, kl):
-    """One step's loss −mean ELBO and its gradients; (ELBO terms, None) or (None, what went non-finite)."""
+def objective(model, config):
+    """The training objective as f(x, ε) → ELBO(value, reconstruction, kl) of (B,) tensors: the ELBO
+    (config.samples ε per example, config.kl), or the IWAE bound on config.k importance samples."""
+    if config.objective == "iwae":
+        return lambda xb, eps: model.iwae_objective(xb, eps=eps)
+    return lambda xb, eps: model.elbo(xb, kl=config.kl, eps=eps)
+
+
+def noise_shape(config, batch):
+    """The shape of the ε (or u) one training step draws: (B, d), or (M, B, d) for M ELBO or k IWAE samples."""
+    m = config.k if config.objective == "iwae" else config.samples
+    return (batch, config.latent) if m == 1 and config.objective == "elbo" else (m, batch, config.latent)
+
+
+def _forward_backward(f, params, opt, xb, eps):
+    """One step's loss −mean f(xb, eps) and its gradients; (terms, None) or (None, what went non-finite)."""
     opt.zero_grad()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
-            out = model.elbo(xb, kl=kl, eps=eps)
+            out = f(xb, eps)
             loss = -out.elbo.mean()
             if not math.isfinite(loss.item()):
                 return None, "the loss is not finite"
@@ -186,13 +202,13 @@ def _gradient_problem(params):
     return None
 
 
-def _diagnose(model, xb, eps, kl):
-    """Rerun one batch under minigrad.detect_anomaly() and return what it says about the first op that
-    produced a NaN or infinity (forward or backward)."""
+def _diagnose(model, f, xb, eps):
+    """Rerun one batch of the objective f under minigrad.detect_anomaly() and return what it says about the
+    first op that produced a NaN or infinity (forward or backward)."""
     model.zero_grad()
     try:
         with mg.detect_anomaly(), np.errstate(all="ignore"):
-            out = model.elbo(xb, eps=eps, kl=kl)
+            out = f(xb, eps)
             (-out.elbo.mean()).backward()
     except (FloatingPointError, ValueError) as e:
         return str(e)
@@ -257,20 +273,27 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
     model = VAE(**config.model_config(dataset.dim), rng=rng)
     params = model.parameters()
     opt = mg.optim.Adam(params, lr=config.lr)
-    n = len(dataset.train)
+    loss_terms = objective(model, config)
+    if config.val_fraction:
+        train_x, val_x = validation_split(dataset, config.val_fraction, config.seed)
+    else:
+        train_x, val_x = dataset.train, None
+    fields = metric_fields(config)
+    n = len(train_x)
     n_batches = -(-n // config.batch_size)
     remove_leftovers(run_dir)
     if overwrite:
-        for name in (METRICS, CHECKPOINT, MODEL):
+        for name in (METRICS, CHECKPOINT, MODEL, BEST):
             if os.path.isfile(_path(run_dir, name)):
                 os.remove(_path(run_dir, name))
     progress, meta = _resume(run_dir, config, model, opt, rng)
-    check_data(run_dir, info, dataset, allow_data_change, (progress, meta["n_batches"]) if progress.batch else None)
+    check_data(run_dir, info, dataset, allow_data_change, (progress, meta["n_batches"]) if progress.batch else None,
+               n_train=n)
     if info["train"] != config.to_dict():        # a new number of epochs
         info["train"] = config.to_dict()
         write_run_info(run_dir, info)
     if meta is None:
-        start_metrics(run_dir)
+        start_metrics(run_dir, fields)
         history = []
         save_checkpoint(run_dir, model, opt, rng, config, progress, n_batches)
     else:
@@ -279,7 +302,10 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
         (tqdm.write if log is None else log)(f"{_path(run_dir, 'eval.json')} no longer describes the model once it "
                                              "trains on: renamed eval.stale.json")
     start_epoch = progress.epoch
+    # The best validation ELBO so far (rows after the checkpoint were cut and will be trained again).
+    best = max((row["val_elbo"] for row in history), default=-math.inf) if val_x is not None else None
     every = max(1, config.epochs // 25)          # how often a per-epoch line is printed
+    trained = "ELBO" if config.objective == "elbo" else f"IWAE-{config.k}"
     last_checkpoint = (progress.epoch, time.monotonic())
 
     def due(epoch):
@@ -302,19 +328,17 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
             bar.set_description(f"epoch {epoch + 1}/{config.epochs}", refresh=False)
             t0 = time.perf_counter()
             for b in range(start_batch, n_batches):
-                xb = dataset.train[perm[b * config.batch_size:(b + 1) * config.batch_size]]
+                xb = train_x[perm[b * config.batch_size:(b + 1) * config.batch_size]]
                 if dataset.binarize == "dynamic":
                     xb = binarize(xb, rng)
-                eps_shape = (len(xb), config.latent) if config.samples == 1 else \
-                    (config.samples, len(xb), config.latent)
-                eps = model.draw_noise(rng, eps_shape)      # ε ~ N(0, I) (or u ~ U(0, 1)), outside the graph
-                out, problem = _forward_backward(model, params, opt, xb, eps, config.kl)
+                eps = model.draw_noise(rng, noise_shape(config, len(xb)))   # ε ~ N(0, I) (or u ~ U(0, 1)), outside
+                out, problem = _forward_backward(loss_terms, params, opt, xb, eps)
                 if problem is not None:
                     bar.close()
                     raise NonFiniteError(
                         f"training stopped in epoch {epoch + 1}, batch {b + 1}/{n_batches}: {problem}; "
                         f"{_divergence_hint(opt, config.lr)}; rerun under detect_anomaly: "
-                        f"{_diagnose(model, xb, eps, config.kl)}; {describe_checkpoint(run_dir)}")
+                        f"{_diagnose(model, loss_terms, xb, eps)}; {describe_checkpoint(run_dir)}")
                 opt.step()
                 for i, t in enumerate(out):
                     sums[i] += float(t.data.sum(dtype=np.float64))
@@ -332,21 +356,28 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
                     return result("interrupted", stop.requested)
             test = evaluate(model, dataset.test, 1, config.kl, np.random.default_rng([config.seed, epoch]))
             count = progress.count
-            row = {"epoch": epoch + 1, "train_elbo": sums[0] / count, "train_reconstruction": sums[1] / count,
-                   "train_kl": sums[2] / count, "test_elbo": test["elbo"],
-                   "test_reconstruction": test["reconstruction"], "test_kl": test["kl"],
-                   "seconds": progress.seconds + time.perf_counter() - t0}
+            values = {"epoch": epoch + 1, "train_elbo": sums[0] / count, "train_reconstruction": sums[1] / count,
+                      "train_kl": sums[2] / count, **{f"test_{k}": v for k, v in test.items()},
+                      "seconds": progress.seconds + time.perf_counter() - t0}
+            if val_x is not None:          # the same ε every epoch: the epochs compare on equal terms
+                val = evaluate(model, val_x, 1, config.kl, np.random.default_rng([config.seed, VALIDATION_STREAM]))
+                values.update({f"val_{k}": v for k, v in val.items()})
+            row = {k: values[k] for k in fields}
             history.append(row)
             append_metrics(run_dir, row)
+            if val_x is not None and row["val_elbo"] > best:
+                best = row["val_elbo"]
+                model.save(_path(run_dir, BEST), epoch=epoch + 1, val_elbo=best)
             progress = Progress(epoch + 1)
             if stop.requested or epoch + 1 == config.epochs or due(epoch + 1):
                 save_checkpoint(run_dir, model, opt, rng, config, progress, n_batches)
                 last_checkpoint = (epoch + 1, time.monotonic())
             if not quiet and ((epoch + 1) % every == 0 or epoch + 1 in (1, config.epochs)):
                 (bar.write if log is None else log)(
-                    f"epoch {epoch + 1}/{config.epochs}: train ELBO {row['train_elbo']:.3f}, test ELBO "
+                    f"epoch {epoch + 1}/{config.epochs}: train {trained} {row['train_elbo']:.3f}, test ELBO "
                     f"{row['test_elbo']:.3f} (reconstruction {row['test_reconstruction']:.3f}, KL {row['test_kl']:.3f})"
-                    f" nats, {row['seconds']:.3f} s")
+                    + (f", validation ELBO {row['val_elbo']:.3f}" if val_x is not None else "")
+                    + f" nats, {row['seconds']:.3f} s")
             if stop.requested:
                 bar.close()
                 return result("interrupted", stop.requested)
