@@ -100,7 +100,7 @@ RUN_OPTIONS = {
     "binarize": ("--binarize", dict(choices=["none", "static", "dynamic"],
                                     help="binarize pixels: once (static) or afresh every batch (dynamic); default "
                                          "dynamic for mnist and mnist5k, none otherwise")),
-    "likelihood": ("--likelihood", dict(choices=["bernoulli", "gaussian"],
+    "likelihood": ("--likelihood", dict(choices=["bernoulli", "continuous-bernoulli", "gaussian"],
                                         help=f"p(x|z) (default {DEFAULTS.likelihood})")),
     "latent": ("--latent", dict(type=_positive_int, metavar="D",
                                 help=f"latent dimensions (default {DEFAULTS.latent}: the latent space and the "
@@ -313,10 +313,20 @@ def cmd_eval(args, parser):
     print(f"| reconstruction E_q[log p(x|z)] | {elbo['reconstruction']:.3f} |")
     print(f"| KL(q(z|x) ‖ p(z)) | {elbo['kl']:.3f} |")
     print(f"| IWAE bound, k = {args.iwae_k} (log p(x) estimate) | {bound:.3f} |")
-    if model.likelihood == "bernoulli" and not np.all((x == 0) | (x == 1)):
+    binary = bool(np.all((x == 0) | (x == 1)))
+    if model.likelihood == "bernoulli" and not binary:
         print("note: the test data are grey levels, not binary, so these Bernoulli 'log-likelihoods' are "
               "cross-entropies, not log-probabilities; for numbers comparable with published ones, train on binarized "
-              f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}")
+              f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}, or for a true density of "
+              f"grey levels: {_command('train', '--data', config.data, '--likelihood', 'continuous-bernoulli')}")
+    elif model.likelihood == "bernoulli":
+        print("note: log-probabilities of binary images (nats), comparable with published binarized-MNIST numbers "
+              "on the same data")
+    elif model.likelihood == "continuous-bernoulli":
+        print("note: log-densities of grey levels on [0, 1]^D under the continuous Bernoulli (nats): a true "
+              "log-likelihood, but of continuous data, so not comparable with binarized-MNIST log-probabilities")
+    else:
+        print("note: Gaussian log-densities of the data as given (nats); they depend on its scale")
     print(f"({seconds:.1f} s; written to {out})")
     return 0
 

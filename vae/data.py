@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import DataError
 from .io import atomic_write_bytes, numpy_file_kind
-from .model import LIKELIHOODS
+from .model import LIKELIHOODS, UNIT_INTERVAL
 
 __all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist5k", "mnist5k_path", "load_mnist", "load_array_file",
            "read_idx", "write_idx", "validate", "binarize", "shuffled_batches", "validation_split", "DIGITS_SPLIT_SEED",
@@ -77,10 +77,10 @@ def validate(x, likelihood="bernoulli", where="data", dtype=None):
             (row, col), count = np.argwhere(bad)[0], int(bad.sum())
             raise DataError(f"{where}: {count} NaN or infinite value{'s' if count > 1 else ''} (the first at row "
                             f"{row}, column {col})")
-    if likelihood == "bernoulli":
+    if likelihood in UNIT_INTERVAL:
         lo, hi = x.min(), x.max()
         if lo < 0 or hi > 1:
-            raise DataError(f"{where}: values must lie in [0, 1] for the Bernoulli likelihood, got range "
+            raise DataError(f"{where}: values must lie in [0, 1] for the {likelihood} likelihood, got range "
                             f"[{lo:g}, {hi:g}]; scale them (e.g. x / 255) or use the Gaussian likelihood",
                             option=("likelihood", "gaussian"))
     if dtype is not None and x.dtype != dtype:

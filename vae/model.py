@@ -31,6 +31,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 from minigrad.distributions import (
+    ContinuousBernoulli,
     Laplace,
     Logistic,
     MultivariateNormal,
@@ -48,7 +49,8 @@ from .io import load_npz, save_npz
 __all__ = ["VAE", "ELBO", "kl_to_standard_normal", "gaussian_log_prob", "standard_normal_log_prob"]
 
 LOG_2PI = math.log(2.0 * math.pi)
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "continuous-bernoulli")
+UNIT_INTERVAL = ("bernoulli", "continuous-bernoulli")       # the likelihoods of data in [0, 1], decoding logits
 ACTIVATIONS = ("tanh", "relu")
 KL_ESTIMATORS = ("analytic", "mc")
 OBJECTIVES = ("elbo", "iwae")             # what training maximizes: the ELBO, or the IWAE bound (iwae_objective)
@@ -98,7 +100,11 @@ class VAE(nn.Module):
     hidden_dims sizes of the hidden layers of the encoder; the decoder mirrors them
     latent_dim  d, the length of z
     likelihood  "bernoulli": the decoder outputs logits of p_θ(x|z) = Π Bernoulli(x_i; σ(logit_i)), for
-                data in [0, 1]; "gaussian": it outputs the mean of N(x; mean, diag σ_x²)
+                data in [0, 1] (a log-probability for binary x, a cross-entropy for grey levels);
+                "continuous-bernoulli": the same logits in Π ContinuousBernoulli(x_i; λ_i = σ(logit_i)), a
+                normalized density on [0, 1]: the Bernoulli term plus log C(λ_i) per pixel (Loaiza-Ganem &
+                Cunningham 2019), a true log-likelihood of grey levels; "gaussian": it outputs the mean of
+                N(x; mean, diag σ_x²)
     obs_std     Gaussian only: "learned" (one log σ_x² per dimension, a parameter, σ_x ≥ 0.01) or a fixed
                 positive σ_x
     activation  "tanh" or "relu" for the hidden layers
@@ -244,6 +250,8 @@ class VAE(nn.Module):
         target = x if out.shape == x.shape else np.broadcast_to(x, out.shape)
         if self.likelihood == "bernoulli":
             return -binary_cross_entropy_with_logits(out, target, reduction="none").sum(axis=-1)
+        if self.likelihood == "continuous-bernoulli":
+            return ContinuousBernoulli(logits=out).log_prob(target).sum(axis=-1)
         return gaussian_log_prob(target, out, self._obs_logvar())
 
     def _eps(self, eps, rng, n_samples, batch, where):
@@ -427,6 +435,8 @@ class VAE(nn.Module):
             raise ValueError(f"VAE.decode: expected z with last dimension {self.latent_dim}, got {z.shape}")
         with mg.no_grad():
             out = self.decoder_params(z)
+            if self.likelihood == "continuous-bernoulli":
+                return ContinuousBernoulli(logits=out).mean.data
             return mg.sigmoid(out).data if self.likelihood == "bernoulli" else out.data
 
     def reconstruct(self, x, rng=None):

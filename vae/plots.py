@@ -25,6 +25,7 @@ from scipy.special import ndtri
 from minigrad.random import as_generator
 
 from .io import atomic_write_bytes
+from .model import UNIT_INTERVAL
 
 __all__ = ["PLOT_PIXELS", "SEPARATOR", "IMAGE_CMAP", "plot_all", "tile", "loss_figure", "reconstructions_figure",
            "samples_figure", "latent_figure", "manifold_figure"]
@@ -69,7 +70,7 @@ def _imshow(ax, image, vrange):
 
 
 def _pixel_bar(fig, shown, ax, likelihood):
-    what = "P(pixel = 1)" if likelihood == "bernoulli" else "pixel value"
+    what = "P(pixel = 1)" if likelihood == "bernoulli" else "pixel value"      # continuous Bernoulli: E[x] too
     fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label=f"mean of p_θ(x|z): {what}")
 
 
@@ -247,7 +248,7 @@ def plot_all(model, dataset, history, out_dir, seed=0):
     half-written file); return the paths written."""
     os.makedirs(out_dir, exist_ok=True)
     x = dataset.test
-    vrange = (0.0, 1.0) if model.likelihood == "bernoulli" else (float(x.min()), float(x.max()))
+    vrange = (0.0, 1.0) if model.likelihood in UNIT_INTERVAL else (float(x.min()), float(x.max()))
     shape = tuple(dataset.image_shape)
     figures = {"loss_curves.png": loss_figure(history),
                "reconstructions.png": reconstructions_figure(model, x, dataset.test_labels, shape, vrange),
