@@ -80,7 +80,8 @@ def validate(x, likelihood="bernoulli", where="data", dtype=None):
     if likelihood in UNIT_INTERVAL:
         lo, hi = x.min(), x.max()
         if lo < 0 or hi > 1:
-            raise DataError(f"{where}: values must lie in [0, 1] for the {likelihood} likelihood, got range "
+            name = {"bernoulli": "Bernoulli", "continuous-bernoulli": "continuous Bernoulli"}[likelihood]
+            raise DataError(f"{where}: values must lie in [0, 1] for the {name} likelihood, got range "
                             f"[{lo:g}, {hi:g}]; scale them (e.g. x / 255) or use the Gaussian likelihood",
                             option=("likelihood", "gaussian"))
     if dtype is not None and x.dtype != dtype:
