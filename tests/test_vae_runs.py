@@ -434,7 +434,7 @@ def test_library_errors_name_the_file_and_no_cli_flag(tmp_path, capsys):
             call()
         messages.append(str(info.value))
     assert not [m for m in messages if "--" in m], messages
-    assert "likelihood must be one of ('bernoulli', 'gaussian'), got 'poisson'" in messages[-1]
+    assert "likelihood must be one of ('bernoulli', 'gaussian', 'continuous-bernoulli'), got 'poisson'" in messages[-1]
     assert main(["train", "--data", str(tmp_path / "big.npy"), "--out", str(tmp_path / "r")]) == 1
     assert "or use the Gaussian likelihood (--likelihood gaussian)" in capsys.readouterr().err
     for bad in ({"likelihood": "poisson"}, {"hidden_dims": ()}, {"dtype": "int8"}):

@@ -129,6 +129,9 @@ RUN_OPTIONS = {
                                             help="hold out this fraction of the training set (fixed by --seed) as "
                                                  "a validation set: its ELBO is logged every epoch and the model of "
                                                  "the best epoch kept as best.npz (default 0: none)")),
+    "init": ("--init", dict(choices=["torch", "glorot", "he"],
+                            help="initial weights: PyTorch's nn.Linear scheme, W and b ~ U(±1/√in) (default; it "
+                                 "trains to a better bound, see docs/training.md), Glorot or He with b = 0")),
     "dtype": ("--dtype", dict(choices=["float32", "float64"], help=f"default {DEFAULTS.dtype}")),
     "seed": ("--seed", dict(type=_seed, metavar="N", help=f"seeds every random draw (default {DEFAULTS.seed})")),
     "threads": ("--threads", dict(type=_positive_int, metavar="N",
@@ -317,8 +320,9 @@ def cmd_eval(args, parser):
     if model.likelihood == "bernoulli" and not binary:
         print("note: the test data are grey levels, not binary, so these Bernoulli 'log-likelihoods' are "
               "cross-entropies, not log-probabilities; for numbers comparable with published ones, train on binarized "
-              f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}, or for a true density of "
-              f"grey levels: {_command('train', '--data', config.data, '--likelihood', 'continuous-bernoulli')}")
+              f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}\n"
+              "      or, for a true log-density of grey levels: "
+              f"{_command('train', '--data', config.data, '--likelihood', 'continuous-bernoulli')}")
     elif model.likelihood == "bernoulli":
         print("note: log-probabilities of binary images (nats), comparable with published binarized-MNIST numbers "
               "on the same data")

@@ -110,6 +110,11 @@ class VAE(nn.Module):
     activation  "tanh" or "relu" for the hidden layers
     dtype       float32 (default) or float64; parameters, data and ε all use it
     rng         numpy Generator or int seed for the initial weights
+    init        how every Linear layer starts (minigrad.nn.Linear's `init`): "torch" (default), PyTorch's
+                nn.Linear scheme W, b ~ U(±1/√in); "glorot" (W ~ U(±√(6/(in+out))), b = 0) or "he"
+                (W ~ N(0, 2/in), b = 0), the tanh and ReLU defaults before benchmarks/bench_defaults.py
+                showed that PyTorch's scheme trains to a better bound (docs/training.md). Not part of
+                config(): it shapes only the starting point, not the model.
     posterior   q_φ(z|x); every choice has heads for a location μ_φ(x) and log s²_φ(x), s the scale:
                 "diagonal" (default)  N(μ, diag σ²), z = μ + σ ⊙ ε, ε ~ N(0, I); the KL in closed form
                 "full"      N(μ, L Lᵀ), z = μ + L ε (one MultivariateGaussianReparam node). L's diagonal is
@@ -127,7 +132,7 @@ class VAE(nn.Module):
     """
 
     def __init__(self, input_dim, hidden_dims=(400,), latent_dim=2, likelihood="bernoulli", activation="tanh",
-                 dtype=np.float32, rng=None, obs_std="learned", posterior="diagonal"):
+                 dtype=np.float32, rng=None, obs_std="learned", posterior="diagonal", init="torch"):
         hidden_dims = (hidden_dims,) if isinstance(hidden_dims, (int, np.integer)) else tuple(hidden_dims)
         for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -140,6 +145,8 @@ class VAE(nn.Module):
             raise ValueError(f"VAE: activation must be one of {ACTIVATIONS}, got {activation!r}")
         if posterior not in POSTERIORS:
             raise ValueError(f"VAE: posterior must be one of {POSTERIORS}, got {posterior!r}")
+        if init not in nn.INITS:
+            raise ValueError(f"VAE: init must be one of {nn.INITS}, got {init!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"VAE: dtype must be float32 or float64, got {dtype}")
@@ -155,12 +162,13 @@ class VAE(nn.Module):
         self.obs_std = obs_std if likelihood == "gaussian" else None
         h = self.hidden_dims
         # Encoder q_φ(z|x): a trunk, then two linear heads for μ_φ(x) and log σ²_φ(x).
-        self.encoder = nn.MLP([self.input_dim, *h], activation, output_activation=activation, dtype=dtype, rng=rng)
-        init = "he" if activation == "relu" else "glorot"
+        self.encoder = nn.MLP([self.input_dim, *h], activation, output_activation=activation, dtype=dtype, rng=rng,
+                              init=init)
         self.enc_mu = nn.Linear(h[-1], self.latent_dim, dtype=dtype, rng=rng, init=init)
         self.enc_logvar = nn.Linear(h[-1], self.latent_dim, dtype=dtype, rng=rng, init=init)
         # Decoder p_θ(x|z): the mirror image, ending in logits (Bernoulli) or the mean (Gaussian).
-        self.decoder = nn.MLP([self.latent_dim, *reversed(h), self.input_dim], activation, dtype=dtype, rng=rng)
+        self.decoder = nn.MLP([self.latent_dim, *reversed(h), self.input_dim], activation, dtype=dtype, rng=rng,
+                              init=init)
         if likelihood == "gaussian" and obs_std == "learned":
             self.obs_logvar = nn.Parameter(np.zeros(self.input_dim), dtype=dtype)
         if posterior == "full":
@@ -169,6 +177,7 @@ class VAE(nn.Module):
             self.enc_tril = nn.Linear(h[-1], self.latent_dim * (self.latent_dim - 1) // 2, dtype=dtype, rng=rng,
                                       init=init)
             self.enc_tril.weight.data[...] = 0
+            self.enc_tril.bias.data[...] = 0
 
     # -- configuration, for save/load and checkpoints
     def config(self):

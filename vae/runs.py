@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from minigrad.nn import INITS
+
 from .data import BINARIZE_MODES, load_dataset
 from .errors import CheckpointError, DataError, VAEError, WriteError
 from .io import atomic_write_text, load_npz, remove_stale_temporaries, save_npz
@@ -55,8 +57,9 @@ METRIC_FIELDS = ("epoch", "train_elbo", "train_reconstruction", "train_kl", "tes
 VALIDATION_FIELDS = ("val_elbo", "val_reconstruction", "val_kl")       # with a validation split, before "seconds"
 
 
-# Options added after the run format was fixed, with the default that their absence stands for.
-LATER_OPTIONS = {"posterior": "diagonal", "objective": "elbo", "k": 1, "val_fraction": 0.0}
+# Options added after the run format was fixed, with the value that their absence stands for: a run written
+# before them used that value (the initialization of those runs was Glorot's, or He's for ReLU).
+LATER_OPTIONS = {"posterior": "diagonal", "objective": "elbo", "k": 1, "val_fraction": 0.0, "init": "legacy"}
 
 
 @dataclass
@@ -83,6 +86,7 @@ class TrainConfig:
     objective: str = "elbo"
     k: int = 1
     val_fraction: float = 0.0
+    init: str = "torch"
     dtype: str = "float32"
     seed: int = 0
     threads: int = 1
@@ -105,7 +109,7 @@ class TrainConfig:
         if not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise VAEError(f"{where}: lr must be a positive number, got {self.lr!r}")
         for name, allowed in (("likelihood", LIKELIHOODS), ("activation", ACTIVATIONS), ("kl", KL_ESTIMATORS),
-                              ("posterior", POSTERIORS), ("objective", OBJECTIVES),
+                              ("posterior", POSTERIORS), ("objective", OBJECTIVES), ("init", (*INITS, "legacy")),
                               ("dtype", ("float32", "float64")), ("binarize", (None, *BINARIZE_MODES))):
             if getattr(self, name) not in allowed:
                 raise VAEError(f"{where}: {name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -141,7 +145,7 @@ class TrainConfig:
         if unknown:
             raise VAEError(f"{where}: unknown training options {unknown}")
         try:
-            return cls(**d).validate(where)
+            return cls(**{**LATER_OPTIONS, **d}).validate(where)
         except TypeError as e:
             raise VAEError(f"{where}: {e}") from None
 
@@ -150,6 +154,12 @@ class TrainConfig:
                 "likelihood": self.likelihood, "activation": self.activation, "dtype": self.dtype,
                 "obs_std": "learned" if self.likelihood == "gaussian" else None,
                 **({} if self.posterior == "diagonal" else {"posterior": self.posterior})}   # as VAE.config()
+
+    def model_init(self):
+        """VAE's `init` for this run: "legacy" (a run from before the option) is Glorot's, He's for ReLU."""
+        if self.init == "legacy":
+            return "he" if self.activation == "relu" else "glorot"
+        return self.init
 
     def load_data(self):
         return load_dataset(self.data, self.likelihood, self.binarize, np.dtype(self.dtype), self.mnist_dir)

@@ -270,7 +270,7 @@ def train(run_dir, *, epochs=None, quiet=False, log=None, on_batch=None, checkpo
         raise VAEError(f"--data {config.data}: the data now has {dataset.dim} features per example, but the run's "
                        f"model expects {info['model']['input_dim']}")
     rng = np.random.default_rng(config.seed)
-    model = VAE(**config.model_config(dataset.dim), rng=rng)
+    model = VAE(**config.model_config(dataset.dim), init=config.model_init(), rng=rng)
     params = model.parameters()
     opt = mg.optim.Adam(params, lr=config.lr)
     loss_terms = objective(model, config)

@@ -1,7 +1,7 @@
 """Neural-network building blocks with PyTorch's names: `nn.Linear`, `nn.MLP`, …, and `nn.functional`."""
 
 from . import functional, utils
-from .modules import MLP, LeakyReLU, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from .modules import INITS, MLP, LeakyReLU, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Softplus, Tanh
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "MLP", "Tanh", "ReLU", "Sigmoid", "Softplus",
-           "LeakyReLU", "functional", "utils"]
+           "LeakyReLU", "INITS", "functional", "utils"]
