@@ -18,11 +18,12 @@ import numpy as np
 from ..engine import Tensor
 from . import linalg  # mg.linalg.<name>, not mg.<name>, as in numpy.linalg
 from .elementwise import *  # noqa: F403
-from .linalg import Cholesky, SolveTriangular  # linalg's op classes join the table as ops.<Name>
 from .matmul import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
+
+globals().update((n, getattr(linalg, n)) for n in linalg.__all__ if n[0].isupper())  # its classes: ops.<Name>
 
 # `from minigrad.ops import *` (as minigrad/__init__.py does) gives the functions; the classes stay ops.<Name>.
 __all__ = sorted(name for name, obj in dict(globals()).items() if callable(obj) and not isinstance(obj, type)

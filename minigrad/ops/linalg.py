@@ -9,12 +9,19 @@ triangle, as LAPACK does, and take the matrix as symmetric: their gradient is th
 (PyTorch's convention), which is the gradient of f((X + Xᵀ)/2) with respect to X.
 """
 
+import operator
+from collections import namedtuple
+
 import numpy as np
 import scipy.linalg
 
-from ..engine import Function
+from ..engine import Function, Tensor
+from . import elementwise, reductions, shape
+from .matmul import matmul
 
-__all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular']
+__all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular', 'Solve', 'solve', 'Inv', 'inv', 'Det',
+    'det', 'Slogdet', 'slogdet', 'Eigh', 'eigh', 'eigvalsh', 'SvdVals', 'svdvals', 'VectorNorm', 'norm',
+    'matrix_power']
 
 LinAlgError = np.linalg.LinAlgError     # a ValueError, as NumPy raises it
 
@@ -160,3 +167,263 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     """scipy.linalg.solve_triangular, batched: x with op(a) x = b, a (…, M, M) triangular, b (M,) or (…, M, K).
     Only the triangle named by `lower` is read (scipy's default: upper); unit_diagonal takes the diagonal as 1."""
     return SolveTriangular.apply(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+# ----------------------------------------------------------------------------------------------
+# General square matrices: solve, inverse, determinants
+
+def _broadcast_pair(a, b):
+    """a (…, M, M) and b (…, M, K) broadcast to one batch shape (NumPy 1 and 2 then read b alike)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
+
+
+class Solve(Function):
+    """X = A⁻¹ B;  B̄ = A⁻ᵀ Ḡ (a solve with Aᵀ),  Ā = −B̄ Xᵀ"""
+    def forward(ctx, a, b):
+        _check_square(a)
+        _check_rhs(a, b)
+        ctx.vector = b.ndim == 1
+        x = np.linalg.solve(*_broadcast_pair(a, b[:, None] if ctx.vector else b))
+        ctx.save_for_backward(a, x)
+        return x[..., 0] if ctx.vector else x
+
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        gb = np.linalg.solve(*_broadcast_pair(_t(a), g[..., None] if ctx.vector else g))
+        ga = -(gb @ _t(x)) if ctx.needs_input_grad[0] else None
+        return ga, ((gb[..., 0] if ctx.vector else gb) if ctx.needs_input_grad[1] else None)
+
+
+def solve(a, b):
+    """numpy.linalg.solve: x with a x = b, a (…, M, M), b (M,) or (…, M, K), batch axes broadcast."""
+    return Solve.apply(a, b)
+
+
+class Inv(Function):
+    """Y = A⁻¹;  Ā = −Yᵀ Ḡ Yᵀ"""
+    def forward(ctx, a):
+        _check_square(a)
+        y = np.linalg.inv(a)
+        ctx.save_for_backward(y)
+        return y
+
+    def backward(ctx, g):
+        yt = _t(ctx.saved_tensors[0])
+        return -(yt @ g @ yt)
+
+
+def inv(a):
+    """numpy.linalg.inv, batched."""
+    return Inv.apply(a)
+
+
+class Det(Function):
+    """y = det A;  Ā = ḡ · cof(A), the cofactor matrix (= det(A) A⁻ᵀ when A is invertible), computed from the
+    SVD A = U S Vᵀ as cof(A) = det(U) det(V) · U diag(∏ⱼ≠ᵢ sⱼ) Vᵀ: no inverse, and exact for singular A too
+    (rank M − 1 has a non-zero gradient), as PyTorch."""
+    def forward(ctx, a):
+        _check_square(a)
+        ctx.save_for_backward(a)
+        return np.linalg.det(a)
+
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        if a.shape[-1] == 0:
+            return np.zeros(a.shape, g.dtype)
+        u, s, vt = np.linalg.svd(a)
+        ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+        before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)   # ∏ⱼ<ᵢ sⱼ
+        after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]   # ∏ⱼ>ᵢ sⱼ
+        sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+        return (g * sign)[..., None, None] * ((u * (before * after)[..., None, :]) @ vt)
+
+
+def det(a):
+    """numpy.linalg.det, batched."""
+    return Det.apply(a)
+
+
+SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")
+
+
+class Slogdet(Function):
+    """y = (sign det A, log |det A|) stacked on a new first axis;  Ā = ḡ_log · A⁻ᵀ (a solve with Aᵀ).
+    The sign is piecewise constant: it passes no gradient, and slogdet() hands it out as a constant."""
+    def forward(ctx, a):
+        _check_square(a)
+        ctx.save_for_backward(a)
+        return np.stack(np.linalg.slogdet(a))
+
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+        return np.linalg.solve(_t(a), g[1][..., None, None] * eye)
+
+
+def slogdet(a):
+    """numpy.linalg.slogdet: (sign, logabsdet) with det A = sign · exp(logabsdet), without overflow; only
+    logabsdet carries a gradient."""
+    both = Slogdet.apply(a)
+    return SlogdetResult(Tensor(both.data[0]), both[1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Symmetric eigendecomposition and singular values
+
+EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
+
+
+class Eigh(Function):
+    """(w, V) = eigh(A), A = V diag(w) Vᵀ symmetric (one triangle read), packed as rows [w; V];
+    Ā = V (diag(w̄) + F ∘ ½(Vᵀ V̄ − V̄ᵀ V)) Vᵀ with F_ij = 1 / (w_j − w_i), F_ii = 0 (symmetric Ā).
+
+    Requires distinct eigenvalues when V carries a gradient (F is infinite otherwise); a loss of w alone,
+    or of V through sign-independent terms, is what is well defined: each eigenvector's sign is arbitrary."""
+    def forward(ctx, a, UPLO="L"):
+        _check_square(a)
+        w, v = np.linalg.eigh(a, UPLO=UPLO)
+        ctx.save_for_backward(w, v)
+        return np.concatenate([w[..., None, :], v], axis=-2)
+
+    def backward(ctx, g):
+        w, v = ctx.saved_tensors
+        gw, gv = g[..., 0, :], g[..., 1:, :]
+        inner = gw[..., None, :] * np.eye(w.shape[-1], dtype=g.dtype)
+        if np.any(gv):                       # only then does the 1/(w_j − w_i) term enter
+            vtgv = _t(v) @ gv
+            gap = w[..., None, :] - w[..., :, None]
+            diagonal = np.arange(w.shape[-1])
+            gap[..., diagonal, diagonal] = np.inf                  # F_ii = 1/inf = 0
+            inner = inner + 0.5 * (vtgv - _t(vtgv)) / gap
+        return v @ inner @ _t(v)
+
+
+def eigh(a, UPLO="L"):
+    """numpy.linalg.eigh: eigenvalues in ascending order and orthonormal eigenvectors (columns) of symmetric a,
+    read from its lower (UPLO='L') or upper triangle."""
+    both = Eigh.apply(a, UPLO=UPLO)
+    return EighResult(both[..., 0, :], both[..., 1:, :])
+
+
+def eigvalsh(a, UPLO="L"):
+    """numpy.linalg.eigvalsh, as eigh(a).eigenvalues (its gradient V diag(w̄) Vᵀ needs no distinct eigenvalues)."""
+    return eigh(a, UPLO).eigenvalues
+
+
+class SvdVals(Function):
+    """s = singular values of A (…, M, N), descending;  Ā = U diag(s̄) Vᵀ (thin SVD)
+
+    Exact where the singular values carrying a gradient are distinct and non-zero (the nuclear norm's
+    U Vᵀ needs only full rank)."""
+    def forward(ctx, a):
+        if a.ndim < 2:
+            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        u, s, vt = np.linalg.svd(a, full_matrices=False)
+        ctx.save_for_backward(u, vt)
+        return s
+
+    def backward(ctx, g):
+        u, vt = ctx.saved_tensors
+        return (u * g[..., None, :]) @ vt
+
+
+def svdvals(a):
+    """numpy.linalg.svdvals: the singular values of a (…, M, N), in descending order."""
+    return SvdVals.apply(a)
+
+
+# ----------------------------------------------------------------------------------------------
+# Norms
+
+class VectorNorm(Function):
+    """y = ‖x‖_p over `axis` = (Σ |x|ᵖ)^(1/p), p = 2 by default (also the Frobenius norm over two axes);
+    p = ±inf: max / min |x|; p = 0: the count of non-zeros.
+    x̄ = ḡ · sign(x) |x|^(p−1) / y^(p−1)  (p = 2: ḡ x / y), and 0 where y = 0: PyTorch's subgradient at the zero
+    vector (also 0 where x = 0 for p < 1); ±inf: ḡ · sign(x) shared evenly among the entries with |x| = y;
+    p = 0: no gradient (the count is piecewise constant)."""
+    def forward(ctx, x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
+        y = np.linalg.norm(x, ord, axis, keepdims)
+        ctx.save_for_backward(x, y)
+        ctx.args = ord, axis, keepdims
+        return y
+
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        ord, axis, keepdims = ctx.args                            # noqa: A001
+        g, y = reductions._expand(g, x.shape, axis, keepdims), reductions._expand(y, x.shape, axis, keepdims)
+        p = 2 if ord in (None, "fro") else ord
+        if p == 0:
+            return np.zeros(x.shape, g.dtype)
+        if np.isinf(p):
+            at = (np.abs(x) == y).astype(g.dtype)
+            return g * np.sign(x) * at / reductions._expand(at.sum(axis, keepdims=True), x.shape, axis, True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(y == 0, 0, g / y) if p == 2 else np.where(y == 0, 0, g / y ** (p - 1))
+            if p == 2:
+                return scale * x
+            power = np.abs(x) ** (p - 1)
+            return scale * np.sign(x) * (np.where(x == 0, 0, power) if p < 1 else power)
+
+
+_MATRIX_ORDS = {None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf}
+
+
+def norm(x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
+    """numpy.linalg.norm: a vector norm over one axis (ord None/2, p, ±inf, 0), a matrix norm over two
+    ('fro', 'nuc', ±1, ±2, ±inf), or, with axis=None, the 2-norm of the flattened x (ord=None) or the
+    norm of a vector or matrix x (ord given). Vector norms and 'fro' are one op (VectorNorm); the
+    other matrix norms are compositions: Σ|x| then max/min for ±1 and ±inf, the singular values for
+    'nuc' (sum), 2 (largest) and −2 (smallest)."""
+    ndim = x.ndim
+    if axis is None:
+        if ord is None or (ord == "fro" and ndim == 2):
+            return VectorNorm.apply(x, ord, None, keepdims)
+        if ndim not in (1, 2):
+            raise ValueError(f"norm: ord={ord!r} with axis=None needs a vector or a matrix; got shape {x.shape}")
+        axis = tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    axes = tuple(operator.index(a) for a in axes)
+    if len(axes) == 1:
+        if isinstance(ord, str):
+            raise ValueError(f"norm: ord={ord!r} is a matrix norm; a vector norm takes a number")
+        return VectorNorm.apply(x, ord, axes[0], keepdims)
+    if len(axes) != 2 or axes[0] % ndim == axes[1] % ndim:
+        raise ValueError(f"norm: axis must be one axis or two different axes of x {x.shape}; got {axis!r}")
+    if ord not in _MATRIX_ORDS:
+        raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm (expected one of 'fro', 'nuc', ±1, ±2, ±inf)")
+    if ord in (None, "fro"):
+        return VectorNorm.apply(x, ord, axes, keepdims)
+    row, col = (a % ndim for a in axes)
+    if ord in ("nuc", 2, -2):
+        rest = [i for i in range(ndim) if i not in (row, col)]
+        s = svdvals(shape.transpose(x, tuple(rest) + (row, col)))
+        y = {"nuc": reductions.sum, 2: reductions.max, -2: reductions.min}[ord](s, axis=-1)
+    else:
+        across, along = (row, col) if ord in (1, -1) else (col, row)   # ±1: column sums; ±inf: row sums
+        sums = reductions.sum(elementwise.abs(x), axis=across)
+        y = (reductions.max if ord > 0 else reductions.min)(sums, axis=along - (along > across))
+    if keepdims:
+        y = shape.reshape(y, tuple(1 if i in (row, col) else n for i, n in enumerate(x.shape)))
+    return y
+
+
+def matrix_power(a, n):
+    """numpy.linalg.matrix_power: aⁿ for an integer n by repeated squaring (NumPy's order of products, so the
+    same result); n < 0 inverts first; n = 0 gives the identity, a constant."""
+    n = operator.index(n)
+    _check_square(a.data if isinstance(a, Tensor) else np.asarray(a))
+    if n == 0:
+        data = a.data if isinstance(a, Tensor) else np.asarray(a)
+        return Tensor(np.broadcast_to(np.eye(data.shape[-1], dtype=data.dtype), data.shape).copy())
+    if n < 0:
+        a, n = inv(a), -n
+    if n == 3:                                   # NumPy's one short-cut whose order differs from the loop's
+        return matmul(matmul(a, a), a)
+    result = z = None
+    while n > 0:
+        z = a if z is None else matmul(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else matmul(result, z)
+    return result
