@@ -124,3 +124,79 @@ def test_einsum_bad_input_names_the_op_and_shapes(subscripts, shapes, message):
     with pytest.raises(ValueError, match=message) as info:
         mg.einsum(subscripts, *[mg.tensor(x) for x in randn(*shapes)])
     assert str(shapes[0]) in str(info.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# dot, inner, tensordot (NumPy's forward, einsum's VJP), outer and kron (compositions), cross
+
+DOT = [((), ()), ((), (3,)), ((2, 3), ()), ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+       ((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (5, 4, 2)), ((2, 3, 4), (4, 2)), ((0, 3), (3, 2)),
+       ((2, 0), (0, 3))]
+
+
+@pytest.mark.parametrize("shape_a,shape_b", DOT)
+def test_dot(shape_a, shape_b):
+    check_forward_and_grad(mg.dot, np.dot, randn(shape_a, shape_b))
+    check_forward_and_grad(lambda a, b: a.dot(b), np.dot, randn(shape_a, shape_b, seed=1))
+
+
+INNER = [((), ()), ((), (3,)), ((3,), (3,)), ((2, 3), (3,)), ((2, 3), (4, 3)), ((2, 3, 4), (5, 4)), ((4,), (2, 3, 4)),
+         ((2, 0), (3, 0))]
+
+
+@pytest.mark.parametrize("shape_a,shape_b", INNER)
+def test_inner(shape_a, shape_b):
+    check_forward_and_grad(mg.inner, np.inner, randn(shape_a, shape_b))
+
+
+TENSORDOT = [((2, 3, 4), (3, 4, 5), 2), ((2, 3, 4), (4, 5), 1), ((2, 3), (4, 5), 0),
+             ((2, 3, 4), (4, 3, 2), ([1, 2], [1, 0])), ((2, 3, 4), (5, 2), (0, 1)),
+             ((3, 4), (4, 3), ([-1, 0], [0, -1])), ((2, 3), (2, 3), ([0, 1], [0, 1])),
+             ((2, 1, 3), (1, 3, 2), 2)]
+
+
+@pytest.mark.parametrize("shape_a,shape_b,axes", TENSORDOT)
+def test_tensordot(shape_a, shape_b, axes):
+    check_forward_and_grad(lambda a, b: mg.tensordot(a, b, axes), lambda a, b: np.tensordot(a, b, axes),
+                           randn(shape_a, shape_b))
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((3,), (4,)), ((2, 3), (4,)), ((), (3,)), ((0,), (2,))])
+def test_outer(shape_a, shape_b):
+    check_forward_and_grad(mg.outer, np.outer, randn(shape_a, shape_b))
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((2, 3), (4, 5)), ((3,), (2,)), ((2, 3), (2,)), ((2,), (2, 3, 2)),
+                                             ((), (2, 3)), ((2, 2), ()), ((1, 2), (3, 1))])
+def test_kron(shape_a, shape_b):
+    check_forward_and_grad(mg.kron, np.kron, randn(shape_a, shape_b))
+
+
+CROSS = [((3,), (3,), {}), ((5, 3), (3,), {}), ((3, 5), (5, 3), {"axisa": 0}),
+         ((3, 5), (7, 5, 3), {"axisa": 0, "axisc": 0}), ((2, 3, 4), (2, 3, 4), {"axis": 1}),
+         ((4, 3), (3, 4), {"axisa": -1, "axisb": 0, "axisc": 1}), ((0, 3), (3,), {})]
+
+
+@pytest.mark.parametrize("shape_a,shape_b,kwargs", CROSS)
+def test_cross(shape_a, shape_b, kwargs):
+    check_forward_and_grad(lambda a, b: mg.cross(a, b, **kwargs), lambda a, b: np.cross(a, b, **kwargs),
+                           randn(shape_a, shape_b))
+
+
+def test_products_keep_float32():
+    a, b = (x.astype(np.float32) for x in randn((3, 3), (3, 3)))
+    for fn in (mg.dot, mg.inner, lambda p, q: mg.tensordot(p, q, 1), mg.outer, mg.kron, mg.cross):
+        x = mg.tensor(a, requires_grad=True)
+        y = fn(x, mg.tensor(b))
+        assert y.dtype == np.float32
+        y.sum().backward()
+        assert x.grad.dtype == np.float32
+
+
+def test_product_errors_name_the_op_and_shapes():
+    a, b = mg.tensor(np.ones((2, 3))), mg.tensor(np.ones((4, 2)))
+    for fn, name in ((mg.dot, "Dot"), (mg.inner, "Inner"), (lambda p, q: mg.tensordot(p, q, 1), "Tensordot")):
+        with pytest.raises(ValueError, match=rf"{name}: .*\(2, 3\) float64, \(4, 2\) float64"):
+            fn(a, b)
+    with pytest.raises(ValueError, match=r"Cross: b must be 3-vectors along axis -1, got shape \(4, 2\).*2-vectors"):
+        mg.cross(mg.tensor(np.ones(3)), b)

@@ -77,7 +77,7 @@ def bind_tensor_methods():
     Tensor.__hash__ = object.__hash__      # elementwise __eq__ must not make tensors unhashable
     for op in (exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu, softplus,  # noqa: F405
                log_sigmoid, clip, maximum, minimum, sum, max, min, mean, logsumexp, broadcast_to,  # noqa: F405
-               expand_dims, squeeze, pow, matmul):  # noqa: F405
+               expand_dims, squeeze, pow, matmul, dot):  # noqa: F405
         setattr(Tensor, op.__name__, op)
     Tensor.reshape, Tensor.transpose = _reshape_method, _transpose_method
     Tensor.T = property(lambda self: transpose(self))  # noqa: F405
