@@ -69,7 +69,7 @@ def per_matrix(fn, *arrays, core=None):
 def test_linalg_is_its_own_namespace_as_in_numpy():
     assert mg.linalg.cholesky is mg.ops.linalg.cholesky
     for name in ("cholesky", "solve_triangular", "solve", "inv", "det", "slogdet", "eigh", "eigvalsh", "svdvals",
-                 "norm", "matrix_power"):
+                 "svd", "pinv", "norm", "matrix_power"):
         assert hasattr(mg.linalg, name) and not hasattr(mg, name), name
 
 
@@ -398,11 +398,44 @@ def test_svdvals(shape):
     assert mg.gradcheck(mg.linalg.svdvals, [leaf(a)]) is True
 
 
+def weighted_pairs(result, k):
+    """Σᵢ cᵢ uᵢ vᵢᵀ with fixed weights c = 1 … k: a function of U and V that does not depend on the arbitrary
+    sign of each singular pair (uᵢ, vᵢ)."""
+    return mg.matmul(result.U[..., :, :k] * mg.tensor(np.arange(1.0, k + 1)), result.Vh[..., :k, :])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3), (2, 3, 4)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd(shape, full_matrices):
+    a = rng(19).standard_normal(shape)
+    got = mg.linalg.svd(mg.tensor(a), full_matrices=full_matrices)
+    want = np.linalg.svd(a, full_matrices=full_matrices)
+    for ours, theirs in zip(got, want):
+        np.testing.assert_array_equal(ours.data, theirs)
+    k = min(shape[-2:])
+    assert mg.gradcheck(lambda x: mg.linalg.svd(x, full_matrices).S, [leaf(a)]) is True
+    assert mg.gradcheck(lambda x: weighted_pairs(mg.linalg.svd(x, full_matrices), k), [leaf(a)]) is True
+
+
+def test_svd_compute_uv_false_is_svdvals():
+    a = rng(20).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(mg.linalg.svd(mg.tensor(a), compute_uv=False).data,
+                               np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 5), (3, 4, 2)])
+def test_pinv(shape):
+    a = rng(21).standard_normal(shape)                  # full rank, so the rank is locally constant
+    np.testing.assert_array_equal(mg.linalg.pinv(mg.tensor(a)).data, np.linalg.pinv(a))
+    assert mg.gradcheck(mg.linalg.pinv, [leaf(a)]) is True
+
+
 def test_eigh_and_svdvals_errors():
     with pytest.raises(np.linalg.LinAlgError, match=r"Eigh: a must be a square matrix.*\(2, 3\)"):
         mg.linalg.eigh(mg.tensor(np.ones((2, 3))))
-    with pytest.raises(np.linalg.LinAlgError, match=r"SvdVals: a must be a matrix.*\(3,\)"):
-        mg.linalg.svdvals(mg.tensor(np.ones(3)))
+    for fn, name in ((mg.linalg.svdvals, "SvdVals"), (mg.linalg.svd, "Svd"), (mg.linalg.pinv, "Pinv")):
+        with pytest.raises(np.linalg.LinAlgError, match=rf"{name}: a must be a matrix.*\(3,\)"):
+            fn(mg.tensor(np.ones(3)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -521,6 +554,10 @@ def test_gradients_match_pytorch():
         "logabsdet": (lambda m: mg.linalg.slogdet(m).logabsdet, lambda m: torch.linalg.slogdet(m).logabsdet, a),
         "eigvalsh": (mg.linalg.eigvalsh, torch.linalg.eigvalsh, s),
         "nuc": (lambda m: mg.linalg.norm(m, "nuc", axis=(1, 2)), lambda m: torch.linalg.matrix_norm(m, "nuc"), a),
+        "pinv": (mg.linalg.pinv, torch.linalg.pinv, a[:, :, :2]),
+        "svd": (lambda m: weighted_pairs(mg.linalg.svd(m, False), 2),
+                lambda m: (lambda u, s, vh: (u * torch.tensor([1.0, 2.0], dtype=m.dtype)) @ vh)(
+                    *torch.linalg.svd(m, full_matrices=False)), a[:, :, :2]),
     }
     for name, (ours, theirs, m) in cases.items():
         x, t = leaf(m), torch.tensor(m, requires_grad=True)

@@ -20,8 +20,8 @@ from . import elementwise, reductions, shape
 from .matmul import matmul
 
 __all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular', 'Solve', 'solve', 'Inv', 'inv', 'Det',
-    'det', 'Slogdet', 'slogdet', 'Eigh', 'eigh', 'eigvalsh', 'SvdVals', 'svdvals', 'VectorNorm', 'norm',
-    'matrix_power']
+    'det', 'Slogdet', 'slogdet', 'Eigh', 'eigh', 'eigvalsh', 'SvdVals', 'svdvals', 'Svd', 'svd', 'Pinv', 'pinv',
+    'VectorNorm', 'norm', 'matrix_power']
 
 LinAlgError = np.linalg.LinAlgError     # a ValueError, as NumPy raises it
 
@@ -332,6 +332,86 @@ def svdvals(a):
     """numpy.linalg.svdvals: the singular values of a (…, M, N), in descending order."""
     return SvdVals.apply(a)
 
+
+
+SVDResult = namedtuple("SVDResult", "U S Vh")
+
+
+class Svd(Function):
+    """(U, s, Vh) = svd(A), A = U diag(s) Vh, packed as one row [U.ravel(), s, Vh.ravel()] per matrix;
+    with S = diag(s), F_ij = 1 / (s_j² − s_i²) (F_ii = 0), J = F ∘ (UᵀŪ − ŪᵀU), K = F ∘ (VᵀV̄ − V̄ᵀV), V = Vhᵀ:
+    Ā = U (J S + diag(s̄) + S K) Vᵀ + (I − UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I − VVᵀ)   (Townsend 2016; HIPS autograd).
+
+    Needs distinct, non-zero singular values when U or V carry a gradient; the loss must not depend on the
+    signs of the singular vector pairs (u_i, v_i), which are arbitrary. With full_matrices=True the columns
+    beyond min(M, N) span the complement arbitrarily: they pass no gradient (as PyTorch)."""
+    def forward(ctx, a, full_matrices=True, hermitian=False):
+        if a.ndim < 2:
+            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices, hermitian=hermitian)
+        k = s.shape[-1]
+        ctx.save_for_backward(u[..., :k], s, vh[..., :k, :])
+        ctx.shapes = u.shape[-2:], vh.shape[-2:]
+        batch = a.shape[:-2]
+        return np.concatenate([u.reshape(batch + (-1,)), s, vh.reshape(batch + (-1,))], axis=-1)
+
+    def backward(ctx, g):
+        u, s, vh = ctx.saved_tensors
+        (m, ku), (kv, n) = ctx.shapes
+        k = s.shape[-1]
+        batch = g.shape[:-1]
+        gu = g[..., :m * ku].reshape(batch + (m, ku))[..., :k]
+        gs = g[..., m * ku:m * ku + k]
+        gv = _t(g[..., m * ku + k:].reshape(batch + (kv, n))[..., :k, :])
+        v = _t(vh)
+        inner = gs[..., None, :] * np.eye(k, dtype=g.dtype)
+        if np.any(gu) or np.any(gv):          # only then do the 1/(s_j² − s_i²) and 1/s terms enter
+            gap = s[..., None, :] ** 2 - s[..., :, None] ** 2
+            diagonal = np.arange(k)
+            gap[..., diagonal, diagonal] = np.inf                 # F_ii = 0
+            utgu, vtgv = _t(u) @ gu, _t(v) @ gv
+            inner = inner + (utgu - _t(utgu)) / gap * s[..., None, :] + s[..., :, None] * (vtgv - _t(vtgv)) / gap
+            ga = u @ inner @ vh
+            ga = ga + (gu - u @ (_t(u) @ gu)) / s[..., None, :] @ vh         # (I − UUᵀ) Ū S⁻¹ Vᵀ
+            return ga + (u / s[..., None, :]) @ (_t(gv) - (_t(gv) @ v) @ vh)  # U S⁻¹ V̄ᵀ (I − VVᵀ)
+        return u @ inner @ vh
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """numpy.linalg.svd: (U, S, Vh) with a = U diag(S) Vh (S descending), or only S with compute_uv=False."""
+    if not compute_uv:
+        return svdvals(a)
+    shape = np.shape(a.data if isinstance(a, Tensor) else a)
+    packed = Svd.apply(a, full_matrices=full_matrices, hermitian=hermitian)
+    m, n = shape[-2:]
+    k = min(m, n)
+    ku, kv = (m, n) if full_matrices else (k, k)
+    batch = shape[:-2]
+    return SVDResult(packed[..., :m * ku].reshape(batch + (m, ku)), packed[..., m * ku:m * ku + k],
+                     packed[..., m * ku + k:].reshape(batch + (kv, n)))
+
+
+class Pinv(Function):
+    """P = A⁺ (Moore–Penrose, through the SVD with singular values below rcond·s_max dropped);
+    Ā = (−P Ḡᵀ P + P Pᵀ Ḡ (I − A P) + (I − P A) Ḡ Pᵀ P)ᵀ   (Golub & Pereyra 1973; HIPS autograd),
+    the derivative along perturbations that keep the rank."""
+    def forward(ctx, a, rcond=None):
+        if a.ndim < 2:
+            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        p = np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
+        ctx.save_for_backward(a, p)
+        return p
+
+    def backward(ctx, g):
+        a, p = ctx.saved_tensors
+        pt = _t(p)
+        ap, pa = a @ p, p @ a
+        return _t(-(p @ _t(g) @ p) + (p @ pt) @ (g - g @ ap) + (g - pa @ g) @ (pt @ p))
+
+
+def pinv(a, rcond=None):
+    """numpy.linalg.pinv, batched (rcond as NumPy's default when None)."""
+    return Pinv.apply(a, rcond=rcond)
 
 # ----------------------------------------------------------------------------------------------
 # Norms
