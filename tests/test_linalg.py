@@ -165,7 +165,8 @@ def test_solve_triangular_options_against_scipy(lower, trans, unit_diagonal):
     ((7,), (7, 4, 2)),            # a stack of 7 > M = 4: substitution over the stack
     ((7,), (4, 2)),               # b broadcast over a's stack
     ((2, 1), (1, 5, 4, 3)),       # batch axes broadcast both ways (10 matrices: substitution)
-    ((), (6, 4, 1)),              # a broadcast over b's stack
+    ((), (6, 4, 1)),              # one a for b's whole stack: one LAPACK call, the columns side by side
+    ((), (2, 3, 4, 2)),
     ((0,), (4, 2)),               # an empty stack
 ])
 @pytest.mark.parametrize("lower,trans", [(True, 0), (False, 1)])
@@ -198,8 +199,10 @@ def test_solve_triangular_with_an_ill_conditioned_cholesky_factor():
                         [leaf(a), leaf(b)], eps=1e-4) is True
 
 
-def test_solve_triangular_keeps_float32():
-    a, b = leaf(triangular((5,), 3, True).astype(np.float32)), leaf(np.ones((5, 3, 2), np.float32))
+@pytest.mark.parametrize("a_batch", [(), (2,), (5,)])      # the three paths: one call, per matrix, substitution
+def test_solve_triangular_keeps_float32(a_batch):
+    a = leaf(triangular(a_batch, 3, True).astype(np.float32))
+    b = leaf(np.ones(a_batch + (3, 2) if a_batch else (5, 3, 2), np.float32))
     x = mg.linalg.solve_triangular(a, b, lower=True)
     assert x.dtype == np.float32
     x.sum().backward()

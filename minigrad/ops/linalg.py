@@ -57,19 +57,25 @@ def _float_dtype(*arrays):
 def _trsolve(a, b, lower, trans=0, unit_diagonal=False):
     """X with op(A) X = B for triangular A (…, M, M) and B (…, M, K), batch axes broadcast; op(A) = A or Aᵀ.
 
-    A short stack is solved matrix by matrix with LAPACK (scipy.linalg.solve_triangular); a stack longer
-    than M by substitution, one row at a time over the whole stack: whichever loops fewer times in Python.
+    One A for a whole stack of B is one LAPACK call (scipy.linalg.solve_triangular) with the stack's columns
+    side by side; otherwise a short stack is solved matrix by matrix with LAPACK, a stack longer than M by
+    substitution, one row at a time over the whole stack: whichever loops fewer times in Python.
     A zero on the diagonal (a singular A) is refused rather than divided by."""
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a, b = np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
-    m = a.shape[-1]
     if not unit_diagonal:
         zero = np.argwhere(np.diagonal(a, axis1=-2, axis2=-1) == 0)
         if len(zero):
             where = tuple(int(i) for i in zero[0])
             raise LinAlgError(f"singular matrix: a zero on the diagonal of triangular a at index {where} (batch index, "
                               "then row)")
-    x = np.empty(b.shape, _float_dtype(a, b))
+    dtype, m = _float_dtype(a, b), a.shape[-1]
+    if a.ndim == 2 and b.ndim > 2 and b.size:
+        columns = np.moveaxis(b, -2, 0).reshape(m, -1)
+        x = scipy.linalg.solve_triangular(a, columns, trans=trans, lower=lower, unit_diagonal=unit_diagonal,
+                                          check_finite=False)
+        return np.moveaxis(x.reshape((m,) + b.shape[:-2] + b.shape[-1:]), 0, -2).astype(dtype, copy=False)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a, b = np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
+    x = np.empty(b.shape, dtype)
     if np.prod(batch, dtype=int) <= m:
         for i in np.ndindex(batch):
             x[i] = scipy.linalg.solve_triangular(a[i], b[i], trans=trans, lower=lower,
