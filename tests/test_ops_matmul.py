@@ -200,3 +200,18 @@ def test_product_errors_name_the_op_and_shapes():
             fn(a, b)
     with pytest.raises(ValueError, match=r"Cross: b must be 3-vectors along axis -1, got shape \(4, 2\).*2-vectors"):
         mg.cross(mg.tensor(np.ones(3)), b)
+
+
+def test_large_contractions_take_the_blas_path_with_the_same_gradient():
+    """Above 1e5 elements the VJP einsum lets NumPy pick a BLAS path: the gradients must still be matmul's, to
+    the rounding of 200-term sums of unit-scale products (atol 1e-12; the entries are ~10)."""
+    a, b = randn((200, 300), (300, 200), seed=2)
+    g = randn((200, 200), seed=3)[0]
+    grads = []
+    for fn in (mg.matmul, mg.dot, lambda p, q: mg.einsum("ij,jk->ik", p, q)):
+        x, y = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+        fn(x, y).backward(g)
+        grads.append((x.grad, y.grad))
+    for ga, gb in grads[1:]:
+        np.testing.assert_allclose(ga, grads[0][0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gb, grads[0][1], rtol=1e-12, atol=1e-12)
