@@ -31,9 +31,14 @@ def _t(x):
     return np.swapaxes(x, -1, -2)
 
 
-def _check_square(a, what="a"):
+def _check_matrix(a):
+    if a.ndim < 2:
+        raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+
+
+def _check_square(a, op=""):
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise LinAlgError(f"{what} must be a square matrix or a stack of them, shape (…, M, M); got shape {a.shape}")
+        raise LinAlgError(f"{op}a must be a square matrix or a stack of them, shape (…, M, M); got shape {a.shape}")
 
 
 def _check_rhs(a, b):
@@ -113,7 +118,7 @@ class Cholesky(Function):
         L = ctx.saved_tensors[0]
         if ctx.upper:
             g = _t(g)
-        P = np.tril(_t(L) @ g)
+        P = np.tril(_t(L) @ g)       # L̄'s upper triangle (L is 0 there) drops out: tril(Lᵀ triu(L̄, 1)) = 0
         P[..., np.arange(L.shape[-1]), np.arange(L.shape[-1])] *= 0.5
         S = 0.5 * (P + _t(P))
         Y = _trsolve(L, S, lower=True, trans=1)                   # L⁻ᵀ S
@@ -123,9 +128,7 @@ class Cholesky(Function):
 def _not_positive_definite(a, upper):
     """Name the first matrix of the stack whose factorization broke down, and its smallest eigenvalue."""
     for i in np.ndindex(a.shape[:-2]):
-        side = np.triu(a[i]) if upper else np.tril(a[i])
-        sym = side + _t(side) - np.diag(np.diagonal(a[i]))
-        low = np.linalg.eigvalsh(sym)[0]
+        low = np.linalg.eigvalsh(a[i], UPLO="U" if upper else "L")[0]     # the same triangle as the factorization
         if not low > 0:
             where = f"the matrix at batch index {i}" if i else "the matrix"
             return (f"{where} is not positive definite (the check that failed: the Cholesky factorization broke "
@@ -323,8 +326,7 @@ class SvdVals(Function):
     Exact where the singular values carrying a gradient are distinct and non-zero (the nuclear norm's
     U Vᵀ needs only full rank)."""
     def forward(ctx, a):
-        if a.ndim < 2:
-            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        _check_matrix(a)
         u, s, vt = np.linalg.svd(a, full_matrices=False)
         ctx.save_for_backward(u, vt)
         return s
@@ -339,7 +341,6 @@ def svdvals(a):
     return SvdVals.apply(a)
 
 
-
 SVDResult = namedtuple("SVDResult", "U S Vh")
 
 
@@ -352,8 +353,7 @@ class Svd(Function):
     signs of the singular vector pairs (u_i, v_i), which are arbitrary. With full_matrices=True the columns
     beyond min(M, N) span the complement arbitrarily: they pass no gradient (as PyTorch)."""
     def forward(ctx, a, full_matrices=True, hermitian=False):
-        if a.ndim < 2:
-            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        _check_matrix(a)
         u, s, vh = np.linalg.svd(a, full_matrices=full_matrices, hermitian=hermitian)
         k = s.shape[-1]
         ctx.save_for_backward(u[..., :k], s, vh[..., :k, :])
@@ -402,8 +402,7 @@ class Pinv(Function):
     Ā = (−P Ḡᵀ P + P Pᵀ Ḡ (I − A P) + (I − P A) Ḡ Pᵀ P)ᵀ   (Golub & Pereyra 1973; HIPS autograd),
     the derivative along perturbations that keep the rank."""
     def forward(ctx, a, rcond=None):
-        if a.ndim < 2:
-            raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+        _check_matrix(a)
         p = np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
         ctx.save_for_backward(a, p)
         return p
@@ -418,6 +417,7 @@ class Pinv(Function):
 def pinv(a, rcond=None):
     """numpy.linalg.pinv, batched (rcond as NumPy's default when None)."""
     return Pinv.apply(a, rcond=rcond)
+
 
 # ----------------------------------------------------------------------------------------------
 # Norms
@@ -498,9 +498,9 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: aⁿ for an integer n by repeated squaring (NumPy's order of products, so the
     same result); n < 0 inverts first; n = 0 gives the identity, a constant."""
     n = operator.index(n)
-    _check_square(a.data if isinstance(a, Tensor) else np.asarray(a))
+    data = a.data if isinstance(a, Tensor) else np.asarray(a)
+    _check_square(data, "matrix_power: ")
     if n == 0:
-        data = a.data if isinstance(a, Tensor) else np.asarray(a)
         return Tensor(np.broadcast_to(np.eye(data.shape[-1], dtype=data.dtype), data.shape).copy())
     if n < 0:
         a, n = inv(a), -n
