@@ -69,8 +69,9 @@ def per_matrix(fn, *arrays, core=None):
 def test_linalg_is_its_own_namespace_as_in_numpy():
     assert mg.linalg.cholesky is mg.ops.linalg.cholesky
     for name in ("cholesky", "solve_triangular", "solve", "inv", "det", "slogdet", "eigh", "eigvalsh", "svdvals",
-                 "svd", "pinv", "norm", "matrix_power"):
+                 "svd", "pinv", "norm", "vector_norm", "matrix_norm", "vecdot", "matrix_power"):
         assert hasattr(mg.linalg, name) and not hasattr(mg, name), name
+    assert mg.linalg.matmul is mg.matmul and mg.linalg.tensordot is mg.tensordot      # in both, as NumPy 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -517,6 +518,33 @@ def test_norm_errors():
         mg.linalg.norm(x, 3, axis=(1, 2))
     with pytest.raises(ValueError, match="norm: axis must be one axis or two different axes"):
         mg.linalg.norm(x, None, axis=(1, -2))
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), (2, 0), (-1, 1), (0, 1, 2)])
+@pytest.mark.parametrize("ord", [2, 1, np.inf, 3])
+def test_vector_norm(axis, ord):
+    x = rng(22).standard_normal((3, 4, 5))
+    for keepdims in (False, True):
+        got = mg.linalg.vector_norm(mg.tensor(x), axis=axis, keepdims=keepdims, ord=ord).data
+        np.testing.assert_array_equal(got, np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord))
+    assert mg.gradcheck(lambda t: mg.linalg.vector_norm(t, axis=axis, keepdims=True, ord=ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, 2, -np.inf])
+def test_matrix_norm(ord):
+    x = rng(23).standard_normal((2, 4, 3))
+    for keepdims in (False, True):
+        got = mg.linalg.matrix_norm(mg.tensor(x), keepdims=keepdims, ord=ord).data
+        np.testing.assert_allclose(got, np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord), rtol=1e-12)
+    assert mg.gradcheck(lambda t: mg.linalg.matrix_norm(t, ord=ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("shapes,axis", [(((4,), (4,)), -1), (((2, 1, 4), (3, 4)), -1), (((4, 2), (4, 1)), 0)])
+def test_vecdot(shapes, axis):
+    a, b = (rng(24 + i).standard_normal(s) for i, s in enumerate(shapes))
+    np.testing.assert_allclose(mg.linalg.vecdot(mg.tensor(a), mg.tensor(b), axis=axis).data,
+                               np.linalg.vecdot(a, b, axis=axis), rtol=1e-12)
+    assert mg.gradcheck(lambda p, q: mg.linalg.vecdot(p, q, axis=axis), [leaf(a), leaf(b)]) is True
 
 
 # ----------------------------------------------------------------------------------------------

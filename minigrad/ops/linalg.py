@@ -17,11 +17,11 @@ import scipy.linalg
 
 from ..engine import Function, Tensor
 from . import elementwise, reductions, shape
-from .matmul import matmul
+from .matmul import matmul, tensordot  # noqa: F401 - numpy.linalg has both too (NumPy 2)
 
 __all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular', 'Solve', 'solve', 'Inv', 'inv', 'Det',
     'det', 'Slogdet', 'slogdet', 'Eigh', 'eigh', 'eigvalsh', 'SvdVals', 'svdvals', 'Svd', 'svd', 'Pinv', 'pinv',
-    'VectorNorm', 'norm', 'matrix_power']
+    'VectorNorm', 'norm', 'vector_norm', 'matrix_norm', 'vecdot', 'matrix_power', 'matmul', 'tensordot']
 
 LinAlgError = np.linalg.LinAlgError     # a ValueError, as NumPy raises it
 
@@ -492,6 +492,35 @@ def norm(x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
     if keepdims:
         y = shape.reshape(y, tuple(1 if i in (row, col) else n for i, n in enumerate(x.shape)))
     return y
+
+
+def vector_norm(x, axis=None, keepdims=False, ord=2):    # noqa: A002 - numpy's name
+    """numpy.linalg.vector_norm: a vector norm over all axes (axis=None), one, or several (flattened into one
+    first, as NumPy does)."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if axis is None:
+        y = VectorNorm.apply(shape.reshape(x, -1), ord, 0)
+    elif isinstance(axis, tuple):
+        rest = tuple(i for i in range(data.ndim) if i not in {a % data.ndim for a in axis})
+        flat = shape.reshape(shape.transpose(x, axis + rest),
+                             (int(np.prod([data.shape[i] for i in axis])),) + tuple(data.shape[i] for i in rest))
+        y = VectorNorm.apply(flat, ord, 0)
+    else:
+        y = VectorNorm.apply(x, ord, axis)
+    if keepdims:
+        kept = range(data.ndim) if axis is None else {a % data.ndim for a in np.atleast_1d(axis)}
+        y = shape.reshape(y, tuple(1 if i in kept else n for i, n in enumerate(data.shape)))
+    return y
+
+
+def matrix_norm(x, keepdims=False, ord="fro"):    # noqa: A002 - numpy's name
+    """numpy.linalg.matrix_norm: norm(x, ord, axis=(-2, -1), keepdims)."""
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vecdot(x1, x2, axis=-1):
+    """numpy.linalg.vecdot: Σ x1 · x2 along `axis`, the other axes broadcast."""
+    return reductions.sum(elementwise.mul(x1, x2), axis=axis)
 
 
 def matrix_power(a, n):
