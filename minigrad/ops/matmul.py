@@ -1,5 +1,6 @@
 """Matrix products."""
 
+import functools
 import string
 
 import numpy as np
@@ -76,6 +77,7 @@ class Linear(Function):
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase   # NumPy's labels, in its implicit-output order
 
 
+@functools.lru_cache(maxsize=256)          # a model repeats its few contractions at every step
 def _einsum_terms(subscripts, shapes):
     """The input terms and the output term of `subscripts` with '...' spelled out in unused letters
     (right-aligned, as broadcasting aligns axes) and the output made explicit: NumPy's implicit output
@@ -92,7 +94,7 @@ def _einsum_terms(subscripts, shapes):
     else:
         once = [c for c in lhs if c in _LETTERS and lhs.count(c) == 1]
         out = ellipsis + "".join(sorted(once))
-    return full, out
+    return tuple(full), out
 
 
 def _sublists_to_subscripts(args):
@@ -117,7 +119,7 @@ class Einsum(Function):
         y = np.einsum(subscripts, *operands, optimize=optimize)
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(*operands)
-            ctx.terms = _einsum_terms(subscripts, [np.shape(x) for x in operands])
+            ctx.terms = _einsum_terms(subscripts, tuple(np.shape(x) for x in operands))
         return y
 
     def backward(ctx, g):
