@@ -597,3 +597,11 @@ def test_gradients_match_pytorch():
         y.backward(w)
         theirs(t).backward(torch.tensor(w))
         np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_functions_accept_arrays_and_lists_as_numpy_does():
+    a = [[4.0, 1.0], [1.0, 3.0]]
+    np.testing.assert_array_equal(mg.linalg.norm([3.0, 4.0]).data, 5.0)
+    np.testing.assert_array_equal(mg.linalg.solve(np.array(a), [1.0, 2.0]).data, np.linalg.solve(a, [1.0, 2.0]))
+    np.testing.assert_array_equal(mg.linalg.cholesky(np.array(a)).data, np.linalg.cholesky(a))
+    np.testing.assert_array_equal(mg.linalg.matrix_power(np.array(a), 2).data, np.linalg.matrix_power(a, 2))

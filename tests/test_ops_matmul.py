@@ -215,3 +215,11 @@ def test_large_contractions_take_the_blas_path_with_the_same_gradient():
     for ga, gb in grads[1:]:
         np.testing.assert_allclose(ga, grads[0][0], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(gb, grads[0][1], rtol=1e-12, atol=1e-12)
+
+
+def test_products_accept_lists_as_numpy_does():
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
+    for name in ("dot", "inner", "outer", "kron", "cross"):
+        np.testing.assert_array_equal(getattr(mg, name)(a, b).data, getattr(np, name)(a, b), err_msg=name)
+    np.testing.assert_array_equal(mg.tensordot(a, b, 1).data, np.tensordot(a, b, 1))
+    np.testing.assert_array_equal(mg.einsum("i,i", a, b).data, np.einsum("i,i", a, b))

@@ -31,18 +31,25 @@ def _t(x):
     return np.swapaxes(x, -1, -2)
 
 
-def _check_matrix(a):
+def _as_matrix(a):
+    """a as an ndarray, checked to be a matrix or a stack of them."""
+    a = np.asarray(a)
     if a.ndim < 2:
         raise LinAlgError(f"a must be a matrix or a stack of them, shape (…, M, N); got shape {a.shape}")
+    return a
 
 
-def _check_square(a, op=""):
+def _as_square(a, op=""):
+    """a as an ndarray, checked to be a square matrix or a stack of them."""
+    a = np.asarray(a)
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise LinAlgError(f"{op}a must be a square matrix or a stack of them, shape (…, M, M); got shape {a.shape}")
+    return a
 
 
-def _check_rhs(a, b):
-    """b (…, M, K) or (M,) against a (…, M, M): the rows must match and the batch axes broadcast."""
+def _as_rhs(a, b):
+    """b as an ndarray, (…, M, K) or (M,) against a (…, M, M): the rows must match and the batch axes broadcast."""
+    b = np.asarray(b)
     rows = b.shape[0] if b.ndim == 1 else (b.shape[-2] if b.ndim >= 2 else None)
     if rows != a.shape[-1]:
         raise ValueError(f"b must have shape (M,) or (…, M, K) with M = {a.shape[-1]} rows as a (…, M, M) "
@@ -52,6 +59,7 @@ def _check_rhs(a, b):
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise ValueError(f"the batch axes of a {a.shape} and b {b.shape} do not broadcast") from None
+    return b
 
 
 def _float_dtype(*arrays):
@@ -103,7 +111,7 @@ class Cholesky(Function):
 
     The stable form (Murray 2016, PyTorch): two triangular solves with L, no inverse. Ā is symmetric."""
     def forward(ctx, a, upper=False):
-        _check_square(a)
+        a = _as_square(a)
         if not np.isfinite(a).all():
             raise LinAlgError("the matrix is not finite (it holds NaN or inf), so it has no Cholesky factor")
         try:
@@ -151,8 +159,8 @@ class SolveTriangular(Function):
     B̄ = op(A)⁻ᵀ Ḡ (another triangular solve),  Ā = −B̄ Xᵀ (trans=0) or −X B̄ᵀ (trans=1),
     kept on the triangle the forward reads (strictly below or above it with unit_diagonal)."""
     def forward(ctx, a, b, trans=0, lower=False, unit_diagonal=False):
-        _check_square(a)
-        _check_rhs(a, b)
+        a = _as_square(a)
+        b = _as_rhs(a, b)
         if trans not in _TRANS:
             raise ValueError(f"trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
         vector = b.ndim == 1
@@ -190,8 +198,8 @@ def _broadcast_pair(a, b):
 class Solve(Function):
     """X = A⁻¹ B;  B̄ = A⁻ᵀ Ḡ (a solve with Aᵀ),  Ā = −B̄ Xᵀ"""
     def forward(ctx, a, b):
-        _check_square(a)
-        _check_rhs(a, b)
+        a = _as_square(a)
+        b = _as_rhs(a, b)
         ctx.vector = b.ndim == 1
         x = np.linalg.solve(*_broadcast_pair(a, b[:, None] if ctx.vector else b))
         ctx.save_for_backward(a, x)
@@ -212,7 +220,7 @@ def solve(a, b):
 class Inv(Function):
     """Y = A⁻¹;  Ā = −Yᵀ Ḡ Yᵀ"""
     def forward(ctx, a):
-        _check_square(a)
+        a = _as_square(a)
         y = np.linalg.inv(a)
         ctx.save_for_backward(y)
         return y
@@ -232,7 +240,7 @@ class Det(Function):
     SVD A = U S Vᵀ as cof(A) = det(U) det(V) · U diag(∏ⱼ≠ᵢ sⱼ) Vᵀ: no inverse, and exact for singular A too
     (rank M − 1 has a non-zero gradient), as PyTorch."""
     def forward(ctx, a):
-        _check_square(a)
+        a = _as_square(a)
         ctx.save_for_backward(a)
         return np.linalg.det(a)
 
@@ -260,7 +268,7 @@ class Slogdet(Function):
     """y = (sign det A, log |det A|) stacked on a new first axis;  Ā = ḡ_log · A⁻ᵀ (a solve with Aᵀ).
     The sign is piecewise constant: it passes no gradient, and slogdet() hands it out as a constant."""
     def forward(ctx, a):
-        _check_square(a)
+        a = _as_square(a)
         ctx.save_for_backward(a)
         return np.stack(np.linalg.slogdet(a))
 
@@ -290,7 +298,7 @@ class Eigh(Function):
     Requires distinct eigenvalues when V carries a gradient (F is infinite otherwise); a loss of w alone,
     or of V through sign-independent terms, is what is well defined: each eigenvector's sign is arbitrary."""
     def forward(ctx, a, UPLO="L"):
-        _check_square(a)
+        a = _as_square(a)
         w, v = np.linalg.eigh(a, UPLO=UPLO)
         ctx.save_for_backward(w, v)
         return np.concatenate([w[..., None, :], v], axis=-2)
@@ -326,7 +334,7 @@ class SvdVals(Function):
     Exact where the singular values carrying a gradient are distinct and non-zero (the nuclear norm's
     U Vᵀ needs only full rank)."""
     def forward(ctx, a):
-        _check_matrix(a)
+        a = _as_matrix(a)
         u, s, vt = np.linalg.svd(a, full_matrices=False)
         ctx.save_for_backward(u, vt)
         return s
@@ -353,7 +361,7 @@ class Svd(Function):
     signs of the singular vector pairs (u_i, v_i), which are arbitrary. With full_matrices=True the columns
     beyond min(M, N) span the complement arbitrarily: they pass no gradient (as PyTorch)."""
     def forward(ctx, a, full_matrices=True, hermitian=False):
-        _check_matrix(a)
+        a = _as_matrix(a)
         u, s, vh = np.linalg.svd(a, full_matrices=full_matrices, hermitian=hermitian)
         k = s.shape[-1]
         ctx.save_for_backward(u[..., :k], s, vh[..., :k, :])
@@ -402,7 +410,7 @@ class Pinv(Function):
     Ā = (−P Ḡᵀ P + P Pᵀ Ḡ (I − A P) + (I − P A) Ḡ Pᵀ P)ᵀ   (Golub & Pereyra 1973; HIPS autograd),
     the derivative along perturbations that keep the rank."""
     def forward(ctx, a, rcond=None):
-        _check_matrix(a)
+        a = _as_matrix(a)
         p = np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
         ctx.save_for_backward(a, p)
         return p
@@ -461,12 +469,13 @@ def norm(x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
     norm of a vector or matrix x (ord given). Vector norms and 'fro' are one op (VectorNorm); the
     other matrix norms are compositions: Σ|x| then max/min for ±1 and ±inf, the singular values for
     'nuc' (sum), 2 (largest) and −2 (smallest)."""
-    ndim = x.ndim
+    x_shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    ndim = len(x_shape)
     if axis is None:
         if ord is None or (ord == "fro" and ndim == 2):
             return VectorNorm.apply(x, ord, None, keepdims)
         if ndim not in (1, 2):
-            raise ValueError(f"norm: ord={ord!r} with axis=None needs a vector or a matrix; got shape {x.shape}")
+            raise ValueError(f"norm: ord={ord!r} with axis=None needs a vector or a matrix; got shape {x_shape}")
         axis = tuple(range(ndim))
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
     axes = tuple(operator.index(a) for a in axes)
@@ -475,7 +484,7 @@ def norm(x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
             raise ValueError(f"norm: ord={ord!r} is a matrix norm; a vector norm takes a number")
         return VectorNorm.apply(x, ord, axes[0], keepdims)
     if len(axes) != 2 or axes[0] % ndim == axes[1] % ndim:
-        raise ValueError(f"norm: axis must be one axis or two different axes of x {x.shape}; got {axis!r}")
+        raise ValueError(f"norm: axis must be one axis or two different axes of x {x_shape}; got {axis!r}")
     if ord not in _MATRIX_ORDS:
         raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm (expected one of 'fro', 'nuc', ±1, ±2, ±inf)")
     if ord in (None, "fro"):
@@ -490,7 +499,7 @@ def norm(x, ord=None, axis=None, keepdims=False):    # noqa: A002 - numpy's name
         sums = reductions.sum(elementwise.abs(x), axis=across)
         y = (reductions.max if ord > 0 else reductions.min)(sums, axis=along - (along > across))
     if keepdims:
-        y = shape.reshape(y, tuple(1 if i in (row, col) else n for i, n in enumerate(x.shape)))
+        y = shape.reshape(y, tuple(1 if i in (row, col) else n for i, n in enumerate(x_shape)))
     return y
 
 
@@ -527,8 +536,7 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: aⁿ for an integer n by repeated squaring (NumPy's order of products, so the
     same result); n < 0 inverts first; n = 0 gives the identity, a constant."""
     n = operator.index(n)
-    data = a.data if isinstance(a, Tensor) else np.asarray(a)
-    _check_square(data, "matrix_power: ")
+    data = _as_square(a.data if isinstance(a, Tensor) else a, "matrix_power: ")
     if n == 0:
         return Tensor(np.broadcast_to(np.eye(data.shape[-1], dtype=data.dtype), data.shape).copy())
     if n < 0:

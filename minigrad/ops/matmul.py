@@ -171,6 +171,7 @@ class Dot(Einsum):
     """y = dot(a, b): Σ over a's last axis and b's second-to-last (b's only axis when 1-D); a product when
     either is 0-d;  the VJP of the same contraction written as an einsum"""
     def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
         y = np.dot(a, b)
         ctx.save_for_backward(a, b)
         if a.ndim == 0 or b.ndim == 0:
@@ -192,6 +193,7 @@ def dot(a, b):
 class Inner(Einsum):
     """y = inner(a, b) = Σ over the last axes of both (a product when either is 0-d);  the VJP of that einsum"""
     def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
         y = np.inner(a, b)
         ctx.save_for_backward(a, b)
         shared = min(a.ndim, b.ndim, 1)
@@ -210,6 +212,7 @@ class Tensordot(Einsum):
     """y = tensordot(a, b, axes): Σ over a's `axes[0]` paired with b's `axes[1]` (an int n: a's last n with b's
     first n), the free axes of a then of b;  the VJP of that einsum"""
     def forward(ctx, a, b, axes=2):
+        a, b = np.asarray(a), np.asarray(b)
         y = np.tensordot(a, b, axes)
         ctx.save_for_backward(a, b)
         if np.ndim(axes) == 0:
@@ -229,19 +232,20 @@ def tensordot(a, b, axes=2):
     return Tensordot.apply(a, b, axes=axes)
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+def _tensor_or_array(x):
+    return x if isinstance(x, Tensor) else np.asarray(x)
 
 
 def outer(a, b):
     """numpy.outer: y_ij = a_i b_j over the flattened inputs (a broadcast multiply: one product per entry)."""
-    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+    return mul(reshape(_tensor_or_array(a), (-1, 1)), reshape(_tensor_or_array(b), (1, -1)))
 
 
 def kron(a, b):
     """numpy.kron: the block matrix [a_ij · b], for any ndim (the shorter shape padded with leading 1s):
     a broadcast multiply of interleaved axes, then one reshape."""
-    sa, sb = np.shape(_data(a)), np.shape(_data(b))
+    a, b = _tensor_or_array(a), _tensor_or_array(b)
+    sa, sb = np.shape(a), np.shape(b)
     n = max(len(sa), len(sb))
     sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
     blocks = mul(reshape(a, [d for s in sa for d in (s, 1)]), reshape(b, [d for s in sb for d in (1, s)]))
