@@ -10,6 +10,9 @@ of other ops (stated at the test), compared with rtol=1e-12. Every random draw i
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 
@@ -72,6 +75,38 @@ EINSUM = [
 def test_einsum(subscripts, shapes):
     check_forward_and_grad(lambda *xs: mg.einsum(subscripts, *xs),
                            lambda *xs: np.einsum(subscripts, *xs), randn(*shapes))
+
+
+@st.composite
+def einsum_problems(draw):
+    """Random subscripts over the letters 'abcd' (repeated letters within a term allowed), an optional
+    ellipsis with mutually broadcastable shapes, and an explicit output or none."""
+    n = draw(st.integers(1, 3))
+    size = {c: draw(st.integers(1, 3)) for c in "abcd"}
+    terms = [draw(st.lists(st.sampled_from("abcd"), max_size=3)) for _ in range(n)]
+    ellipsis = draw(st.booleans())
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=n, max_dims=2, max_side=2)).input_shapes \
+        if ellipsis else [()] * n
+    used = sorted({c for t in terms for c in t})
+    if draw(st.booleans()):
+        out = "".join(draw(st.permutations(used))[:draw(st.integers(0, len(used)))])
+        out = ("..." if ellipsis else "") + out
+        arrow = "->" + out
+    else:
+        arrow = ""
+    spec = ",".join(("..." if ellipsis else "") + "".join(t) for t in terms) + arrow
+    seed = draw(st.integers(0, 2**16))
+    shapes = [tuple(b) + tuple(size[c] for c in t) for b, t in zip(batch, terms)]
+    return spec, shapes, seed
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem=einsum_problems())
+def test_einsum_random_subscripts(problem):
+    """40 random problems per run (hypothesis): forward equal to NumPy's, gradient against finite differences."""
+    spec, shapes, seed = problem
+    check_forward_and_grad(lambda *xs: mg.einsum(spec, *xs), lambda *xs: np.einsum(spec, *xs),
+                           randn(*shapes, seed=seed))
 
 
 def test_einsum_diagonal_vjp_scatters_onto_the_diagonal():
