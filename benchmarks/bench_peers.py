@@ -9,7 +9,7 @@ computations would mean nothing, so a disagreement stops the benchmark. Then the
 asks each worker in turn for a round of steps until every framework has run `steps` timed steps, so a
 change in the machine's speed hits all of them alike. Reported: median ms per step, the ratio to
 PyTorch (or to NumPy when PyTorch is absent), minor page faults per step, and the worker's peak RSS.
-"minigrad+tuned" is minigrad in a process that called `minigrad.tune_allocator()` (as `python -m vae
+"minigrad+tuned" is minigrad in a process that called `vae.tune_allocator()` (as `python -m vae
 train` does); every other row runs in the default environment.
 
     python benchmarks/bench_peers.py                 # batch 32/100/1000 × float32/float64
@@ -36,7 +36,7 @@ from benchmarks.common import machine_line, markdown_table  # noqa: E402
 from benchmarks.vae_steps import max_relative_difference  # noqa: E402
 
 ORDER = ("minigrad", "minigrad+tuned", "numpy", "torch", "jax", "autograd")
-# "minigrad+tuned": the same minigrad step in a process that called minigrad.tune_allocator() first
+# "minigrad+tuned": the same minigrad step in a process that called vae.tune_allocator() first
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}           # first three losses, relative
 GRAD_TOLERANCE = {"float32": 1e-5, "float64": 1e-8}       # −ELBO and every gradient at the initial weights
 
@@ -58,8 +58,8 @@ def available(name):
 def worker(name, batch, dtype, grad_file):
     from benchmarks.vae_steps import FRAMEWORKS, GRADIENTS, make_problem
     if name == "minigrad+tuned":
-        import minigrad
-        minigrad.tune_allocator()
+        import vae
+        vae.tune_allocator()
         name = "minigrad"
     problem = make_problem(batch, dtype)
     loss, grads = GRADIENTS[name](problem)            # at the initial weights, for the agreement check

@@ -27,8 +27,9 @@ def negative_reconstruction(model, x, sample):
     mu, logvar = model.encoder_params(x)                      # q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x))
     sigma = mg.exp(0.5 * logvar)
     z = sample(mu, sigma)
-    reconstruction = model.log_likelihood(x, model.decoder_params(z))     # log p_θ(x|z)
-    return -reconstruction.mean(), {"μ_φ(x)": mu, "σ_φ(x)": sigma, "z": z}
+    logits = model.decoder_params(z)
+    loss = -model.log_likelihood(x, logits).mean()                       # −log p_θ(x|z), batch mean
+    return loss, logits, {"μ_φ(x)": mu, "log σ²_φ(x)": logvar, "σ_φ(x)": sigma, "z": z}
 
 
 def figures(out_dir, dpi=110):
@@ -47,11 +48,12 @@ def figures(out_dir, dpi=110):
     paths, tables = {}, {}
     for name, (title, sample) in cases.items():
         model = VAE(64, hidden_dims=(16,), latent_dim=2, dtype=np.float64, rng=1)
-        loss, tensors = negative_reconstruction(model, x, sample)
+        loss, logits, tensors = negative_reconstruction(model, x, sample)
         paths[name] = os.path.join(out_dir, f"{name}.png")
-        mg.draw(loss, paths[name], params=model, labels={"x": x, "ε ~ N(0, I)": eps, **tensors},
-                groups={"encoder φ": model.encoder, "decoder θ": model.decoder}, highlight="encoder.0.weight",
-                title=title, dpi=dpi)
+        groups = {"encoder φ": model.encoder, "decoder θ": model.decoder,
+                  "−log p_θ(x|z), mean": (logits, loss)}          # the ops after the decoder, as one box
+        mg.draw(loss, paths[name], params=model, labels={"x": x, "ε ~ N(0, I)": eps, **tensors}, groups=groups,
+                highlight="encoder.0.weight", title=title, dpi=dpi)
         tables[name] = str(mg.explain(loss, model, show=False))
     return paths, tables
 

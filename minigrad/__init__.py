@@ -1,7 +1,6 @@
 """minigrad: a small, fast, honest reverse-mode autodiff engine on NumPy."""
 
 from . import distributions, estimators, nn, optim, random
-from .allocator import tune_allocator
 from .engine import (
     Function,
     Tensor,
@@ -23,6 +22,6 @@ from .nn import functional  # minigrad.functional is minigrad.nn.functional, one
 from .ops import *  # noqa: F403 - every op function is also minigrad.<name>
 from .ops import linalg  # minigrad.linalg, as numpy.linalg
 from .random import as_generator
-from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam
+from .reparam import DirectGaussianSample, GaussianReparam, gaussian_reparam_logvar
 
 __version__ = "0.1.0"

@@ -3,9 +3,15 @@
 Every buffer (momentum, Adam's moments, one scratch array) is allocated once per parameter, at the
 first step that parameter has a gradient, and reused: a step allocates no new arrays. A parameter
 whose `.grad` is None is skipped, not treated as a zero gradient.
+
+Hyper-parameters are checked where they enter — the constructor and load_state_dict — not at step():
+each must be a finite real number (Python or NumPy, not a bool or a string) in its range (lr, eps,
+weight_decay ≥ 0; SGD's momentum in [0, 1]; Adam's betas a pair in [0, 1)), else a TypeError or
+ValueError naming the optimizer, the hyper-parameter and the value. They are stored as plain floats.
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -33,12 +39,22 @@ class Optimizer:
                                  "optimized")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
-        for name, value in hyperparameters.items():
-            if not np.all(np.asarray(value, dtype=float) >= 0):      # also rejects NaN
-                raise ValueError(f"{type(self).__name__}: {name} must be ≥ 0, got {value}")
         self.params = params
-        self.hyperparameters = hyperparameters
+        self.hyperparameters = self._checked(hyperparameters, type(self).__name__)
         self.state = [{} for _ in params]
+
+    def _checked(self, hyperparameters, where):
+        """The hyper-parameters as plain floats after checking each is a finite real number in its range
+        (`_check`), so that a bad value fails here, named, not as inf/NaN parameters steps later.
+        Used by the constructor and by load_state_dict."""
+        return {name: self._check(name, value, where) for name, value in hyperparameters.items()}
+
+    def _check(self, name, value, where):
+        """A number ≥ 0 (every hyper-parameter of SGD and Adam but momentum and betas)."""
+        value = _finite_real(value, name, where)
+        if value < 0:
+            raise ValueError(f"{where}: {name} must be ≥ 0, got {value:g}")
+        return value
 
     def zero_grad(self):
         for p in self.params:
@@ -56,6 +72,7 @@ class Optimizer:
                              step=0)
             state["step"] += 1
             self._update(p.data, p.grad, state, state["scratch"])
+            p._bump_version()                  # a node that saved p must not use the new values
 
     def _update(self, param, grad, state, scratch):
         raise NotImplementedError
@@ -75,6 +92,11 @@ class Optimizer:
         name = type(self).__name__
         if state_dict.get("optimizer") != name:
             raise ValueError(f"{name}.load_state_dict: the state dict is for {state_dict.get('optimizer')!r}")
+        saved_hyper = state_dict["hyperparameters"]
+        if set(saved_hyper) != set(self.hyperparameters):
+            raise ValueError(f"{name}.load_state_dict: the state dict has hyper-parameters {sorted(saved_hyper)}, "
+                             f"{name} has {sorted(self.hyperparameters)}")
+        hyperparameters = self._checked(saved_hyper, f"{name}.load_state_dict")
         states = state_dict["state"]
         if len(states) != len(self.params):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(states)} parameters, "
@@ -84,12 +106,22 @@ class Optimizer:
                 if key in saved and np.shape(saved[key]) != p.shape:
                     raise ValueError(f"{name}.load_state_dict: {key} of parameter {i} has shape "
                                      f"{np.shape(saved[key])}, the parameter has {p.shape}")
-        self.hyperparameters.update(state_dict["hyperparameters"])
+        self.hyperparameters.update(hyperparameters)
         for p, state, saved in zip(self.params, self.state, states):
             state.clear()
             if saved:
                 state.update({k: np.array(v, dtype=p.dtype) for k, v in saved.items() if k in self.buffers},
                              step=int(saved["step"]), scratch=np.zeros_like(p.data))
+
+
+def _finite_real(value, name, where):
+    """`value` as a float if it is a finite real number (a Python or NumPy int or float, not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {name} must be finite, got {value}")
+    return value
 
 
 class SGD(Optimizer):
@@ -99,6 +131,12 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+    def _check(self, name, value, where):
+        value = super()._check(name, value, where)
+        if name == "momentum" and value > 1:          # μ > 1 makes v grow geometrically for any gradient
+            raise ValueError(f"{where}: momentum must be in [0, 1], got {value:g}")
+        return value
 
     def _update(self, param, grad, state, scratch):
         h = self.hyperparameters
@@ -125,9 +163,17 @@ class Adam(Optimizer):
     buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas}")
-        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _check(self, name, value, where):
+        if name != "betas":
+            return super()._check(name, value, where)
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ValueError(f"{where}: betas must be a pair of numbers in [0, 1), got {value!r}")
+        betas = tuple(_finite_real(b, "betas", where) for b in value)
+        if not all(0 <= b < 1 for b in betas):         # β = 1 divides by 1 − βᵗ = 0
+            raise ValueError(f"{where}: betas must be a pair of numbers in [0, 1), got {tuple(value)}")
+        return betas
 
     def _update(self, param, grad, state, scratch):
         h = self.hyperparameters

@@ -18,7 +18,7 @@ from .engine import Function, Tensor
 from .ops import exp
 from .random import as_generator
 
-__all__ = ["GaussianReparam", "DirectGaussianSample", "gaussian_reparam"]
+__all__ = ["GaussianReparam", "DirectGaussianSample", "gaussian_reparam_logvar"]
 
 
 def _batch_shape(op, mu, sigma):
@@ -33,8 +33,8 @@ def _check_scale(op, sigma):
     if not np.all(sigma > 0):
         raise ValueError(f"{op}: sigma must be > 0 everywhere, got min {np.min(sigma):.6g} "
                          f"(shape {np.shape(sigma)}); did you pass log σ² instead of σ "
-                         "(gaussian_reparam(mu, logvar, eps) takes the log-variance), or did σ = exp(½ log σ²) "
-                         "underflow to 0 because log σ² diverged?")
+                         "(gaussian_reparam_logvar(mu, logvar, eps) takes the log-variance), or did "
+                         "σ = exp(½ log σ²) underflow to 0 because log σ² diverged?")
 
 
 class GaussianReparam(Function):
@@ -95,6 +95,8 @@ class DirectGaussianSample(Function):
         return None, None, None
 
 
-def gaussian_reparam(mu, logvar, eps):
-    """z = μ + exp(½ log σ²) ⊙ ε: σ is built in the graph from the log-variance an encoder outputs."""
+def gaussian_reparam_logvar(mu, logvar, eps):
+    """z = μ + exp(½ log σ²) ⊙ ε: σ is built in the graph from the log-variance an encoder outputs.
+
+    The name says what the second argument is: this takes log σ², `GaussianReparam.apply` takes σ."""
     return GaussianReparam.apply(mu, exp(0.5 * logvar), eps)

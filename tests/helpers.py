@@ -1,4 +1,8 @@
-"""Helpers shared by the benchmark tests (imported as `helpers`: pytest puts tests/ on sys.path)."""
+"""Helpers shared by the tests (imported as `helpers`: pytest puts tests/ on sys.path)."""
+
+import math
+
+import numpy as np
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -15,3 +19,38 @@ def table_rows(markdown, first_header):
                 rows.append([c.strip() for c in body.strip().strip("|").split("|")])
             return rows
     raise AssertionError(f"no table with header {first_header!r} in:\n{markdown}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Unbiasedness checks that state, and assert, what they can detect
+
+Z_ACCEPT = 4.0     # |mean − truth| < 4 SE: a correct estimator fails one component with probability 6.3e-5 (CLT)
+Z_POWER = 2.326    # the one-sided 99 % point of N(0, 1)
+DETECT = 0.05      # the relative bias every unbiasedness check must catch
+
+
+def power_margin(se, truth, detect=DETECT):
+    """(4 + 2.326)·SE / (detect·|truth|) per component: ≤ 1 means a bias of `detect`·|truth| moves the mean
+    (4 + 2.326) SE, so it falls outside the ±4 SE band with probability ≥ 99 %. A component whose truth is 0
+    is measured against `detect` × the largest |truth| of the estimate (a relative bias of 0 is no bias)."""
+    truth = np.abs(np.asarray(truth, dtype=np.float64))
+    scale = np.where(truth > 0, truth, truth.max())
+    return (Z_ACCEPT + Z_POWER) * se / (detect * scale)
+
+
+def assert_unbiased(per_sample, truth, what, detect=DETECT):
+    """The mean of N single-sample estimates (leading axis) is within 4 SE of `truth` in every component,
+    AND the check has power: N is large enough that a relative bias of `detect` (5 %) in any component
+    would be caught with probability ≥ 99 % (power_margin ≤ 1, computed from the measured SE). An
+    estimator with zero variance (e.g. ∂z/∂loc ≡ 1) must equal the truth to rounding."""
+    per_sample = np.asarray(per_sample)
+    n = per_sample.shape[0]
+    mean, se = per_sample.mean(axis=0), per_sample.std(axis=0, ddof=1) / math.sqrt(n)
+    truth = np.broadcast_to(np.asarray(truth, dtype=np.float64), mean.shape)
+    exact = se == 0
+    np.testing.assert_allclose(mean[exact], truth[exact], rtol=1e-12, atol=1e-15, err_msg=what)
+    z = np.abs(mean - truth)[~exact] / se[~exact]
+    assert np.all(z < Z_ACCEPT), f"{what}: mean {mean} vs truth {truth}: {z} SE apart (N = {n})"
+    margin = power_margin(se, truth, detect)
+    assert np.all(margin <= 1), (f"{what}: N = {n} is too small to detect a {detect:.0%} bias with 99 % power "
+                                 f"(power margin {margin}; it needs N ≥ {int(n * margin.max() ** 2):,})")

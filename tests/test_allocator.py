@@ -1,4 +1,4 @@
-"""minigrad.tune_allocator: explicit, reversible, a no-op off glibc, and invisible to the numbers."""
+"""vae.tune_allocator: explicit, reversible, a no-op off glibc, and invisible to the numbers."""
 
 import subprocess
 import sys
@@ -6,14 +6,15 @@ import sys
 import numpy as np
 
 import minigrad as mg
-from minigrad import allocator
+import vae
+from vae import allocator
 
 
 def test_import_does_not_tune_the_allocator():
     code = ("import unittest.mock as m, ctypes\n"
             "calls = []\n"
             "with m.patch.object(ctypes, 'CDLL', side_effect=lambda *a, **k: calls.append(a)):\n"
-            "    import minigrad\n"
+            "    import vae\n"
             "print(len(calls))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "0"
@@ -21,17 +22,17 @@ def test_import_does_not_tune_the_allocator():
 
 def test_tune_and_untune_on_glibc(monkeypatch):
     if allocator._glibc() is None:
-        assert mg.tune_allocator() is None
+        assert vae.tune_allocator() is None
         return
     try:
-        assert mg.tune_allocator() == allocator.TUNED
+        assert vae.tune_allocator() == allocator.TUNED
     finally:
-        assert mg.tune_allocator(False) == allocator.DEFAULTS
+        assert vae.tune_allocator(False) == allocator.DEFAULTS
 
 
 def test_a_no_op_with_a_message_off_glibc(monkeypatch, capsys):
     monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("musl", "1.2"))
-    assert mg.tune_allocator(verbose=True) is None
+    assert vae.tune_allocator(verbose=True) is None
     assert "not glibc" in capsys.readouterr().out
 
 
@@ -48,9 +49,14 @@ def test_training_numbers_do_not_depend_on_the_allocator():
         return [p.data.copy() for p in model.parameters()]
     before = run()
     try:
-        mg.tune_allocator()
+        vae.tune_allocator()
         after = run()
     finally:
-        mg.tune_allocator(False)
+        vae.tune_allocator(False)
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+def test_it_belongs_to_the_application_not_the_engine():
+    assert not hasattr(mg, "tune_allocator")
+    assert vae.tune_allocator is allocator.tune_allocator

@@ -170,8 +170,10 @@ def test_failing_benchmark_makes_the_runner_exit_non_zero_after_the_rest(tmp_pat
     assert record["benchmarks"]["bad"]["status"] == "failed" and "boom" in record["benchmarks"]["bad"]["reason"]
 
 
-def test_readme_rewrite_between_markers(tmp_path, ok_bench, capsys):
-    """On a copy of the project's README, given results markers (its own, or appended when it has none)."""
+def test_readme_rewrite_between_markers(tmp_path, ok_bench, capsys, monkeypatch):
+    """On a copy of the project's README, given results markers (its own, or appended when it has none):
+    the headline table of each benchmark, links to the full reports, and only the plots README_PLOTS names."""
+    monkeypatch.setattr(run_all, "README_PLOTS", ("fake_plot.png",))
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         original = f.read()
     if run_all.START not in original:
@@ -189,7 +191,16 @@ def test_readme_rewrite_between_markers(tmp_path, ok_bench, capsys):
     section = text.split(run_all.START)[1].split(run_all.END)[0]
     assert "stale table" not in section and "| 1 | 2.0 |" in section and "### Fake" in section
     assert "![fake_plot](benchmarks/results/fake_plot.png)" in section          # relative to the README
-    assert "python -m benchmarks --readme" in section
+    assert "python -m benchmarks --out benchmarks/results --readme" in section
+    assert "[benchmarks/results/results.md](benchmarks/results/results.md)" in section
+    assert "[benchmarks/results/fake.md](benchmarks/results/fake.md)" in section
+    monkeypatch.setattr(run_all, "README_PLOTS", ())
+    assert run_all.main(args, registry={"fake": ok_bench}) == 0
+    assert "fake_plot" not in readme.read_text().split(run_all.START)[1]      # a plot the README does not name
+    assert run_all.main(args, registry={"fake": ok_bench, "fake2": ok_bench}) == 0
+    assert readme.read_text().count("| 1 | 2.0 |") == 2                       # one headline table each
+    monkeypatch.setattr(run_all, "README_PLOTS", ("fake_plot.png",))
+    assert run_all.main(args, registry={"fake": ok_bench}) == 0
     assert "](fake_plot.png)" in (out / "fake.md").read_text()                # relative to OUT there
     assert f"README updated: {readme}" in capsys.readouterr().out
     assert os.stat(readme).st_mode & 0o777 == 0o644                           # its permissions kept
@@ -217,7 +228,7 @@ def test_runner_as_a_script_and_as_a_package_lists_the_registry(tmp_path):
                 [sys.executable, os.path.join(REPO, "benchmarks", "run_all.py"), "--help"]):
         res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr
-        assert "engine, estimators, vae, peers, training" in " ".join(res.stdout.split())
+        assert "engine, estimators, vae, peers, training, checkpoint" in " ".join(res.stdout.split())
     res = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nonsense", "--out", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "invalid choice: 'nonsense'" in res.stderr

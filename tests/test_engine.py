@@ -806,7 +806,7 @@ IN_PLACE_CASES = {
     "mse_mean": lambda x, t: mg.functional.mse_loss(x, t),
     "linear": lambda x, t: mg.functional.linear(x, t, t[0]),
     "logsumexp": lambda x, t: mg.logsumexp(x, axis=1),
-    "reparam": lambda x, t: mg.gaussian_reparam(x, t, np.full((3, 3), 0.5)),
+    "reparam": lambda x, t: mg.gaussian_reparam_logvar(x, t, np.full((3, 3), 0.5)),
 }
 
 
@@ -852,3 +852,69 @@ def test_a_node_reused_after_its_graph_was_released_still_gets_the_clear_error()
     (y * 2.0).sum().backward()           # releases y's node
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         (y * 5.0).sum().backward()
+
+
+# -- saved inputs written in place between forward and backward (version counter) ----------------
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    y = (x * w).sum()
+    opt = mg.optim.SGD([w], lr=0.1)
+    w.grad = np.ones(2)
+    opt.step()                               # writes w in place: Mul saved it for x̄ = ḡ · w
+    with pytest.raises(RuntimeError, match=r"an input of Mul \(shape \(2,\)\) that it saved for backward "
+                                           r"was modified in place afterwards"):
+        y.backward()
+
+
+def test_setitem_under_no_grad_is_detected_and_a_write_before_forward_is_fine():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    with mg.no_grad():
+        w[0] = 10.0                          # before forward: the node sees the new value
+    y = (x * w).sum()
+    y.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad, [10.0, 4.0])
+    with mg.no_grad():
+        w[...] = 100.0
+    with pytest.raises(RuntimeError, match="modified in place afterwards"):
+        y.backward()
+
+
+def test_a_written_input_that_was_not_saved_does_not_matter():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    c = mg.tensor([3.0, 4.0])
+    y = (x + c).sum()                        # Add saves nothing: its VJP does not read c
+    c[0] = 7.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_setitem_on_a_tensor_that_requires_grad_needs_no_grad():
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"requires grad; write into it under minigrad.no_grad\(\)"):
+        w[0] = 1.0
+    h = w * 2.0
+    with mg.no_grad(), pytest.raises(RuntimeError, match="requires grad"):
+        h[0] = 1.0                           # computed by an op: never written in place
+    c = mg.tensor(np.zeros(3))
+    c[mg.tensor(np.array([0, 2]))] = mg.tensor([1.0, 2.0])
+    np.testing.assert_array_equal(c.data, [1.0, 0.0, 2.0])
+
+
+def test_no_grad_works_as_a_bare_decorator_and_with_parentheses():
+    x = mg.tensor([1.0], requires_grad=True)
+
+    @mg.no_grad
+    def bare(t):
+        return t * 2.0
+
+    @mg.no_grad()
+    def called(t):
+        return t * 2.0
+
+    for fn in (bare, called):
+        assert not fn(x).requires_grad and fn.__name__ in ("bare", "called")
+    assert (x * 2.0).requires_grad and mg.is_grad_enabled()

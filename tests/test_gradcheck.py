@@ -161,11 +161,111 @@ def test_a_nan_gradient_is_caught():
 # ----------------------------------------------------------------------------------------------
 # Precision, arguments, side effects
 
-def test_warns_for_non_float64_inputs():
-    x = mg.tensor(np.array([0.5, 1.0, 2.0], np.float32), requires_grad=True)
-    with pytest.warns(UserWarning, match="float64"):
-        # loose tolerances: the point is the warning, not float32 finite differences
-        mg.gradcheck(lambda x: (x * x).sum(), [x], eps=1e-2, atol=1e-2, rtol=1e-2)
+class ScaledSquare(mg.Function):
+    """y = x², x̄ = c · 2x · ḡ: right for c = 1, wrong (by c − 1 relative) otherwise."""
+    c = 1.0
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    def backward(ctx, g):
+        return ctx.c * 2 * ctx.saved_tensors[0] * g
+
+
+class ScaledSquareOff(ScaledSquare):
+    c = 1.01                       # 1 % wrong: ten times float32 gradcheck's relative tolerance (1e-3)
+
+
+def float32_leaf(shape, seed):
+    return mg.tensor(randn(shape, seed).astype(np.float32), requires_grad=True)
+
+
+FLOAT32_CORRECT = {
+    # name: (fn, input shapes): correct gradients, computed by the engine in float32
+    "custom square": (lambda x: ScaledSquare.apply(x), [(4, 5)]),
+    "tanh·exp": (lambda x: mg.tanh(x) * mg.exp(x), [(6, 7)]),
+    "logsumexp of a product": (lambda x, w: mg.logsumexp(x @ w, axis=1), [(5, 8), (8, 3)]),
+    "sigmoid, softplus, sum": (lambda x: (mg.sigmoid(3 * x) + mg.softplus(x)).sum(), [(30, 40)]),
+    "bce with logits": (lambda x: mg.functional.binary_cross_entropy_with_logits(
+        x, mg.tensor(np.full((8, 9), 0.3, np.float32))), [(8, 9)]),
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_CORRECT))
+def test_float32_inputs_with_correct_gradients_pass(name):
+    """Issue 15: float32 finite differences accused correct gradients. The differences are now taken in
+    float64 on float64 copies, the float32 analytic gradient compared at float32's tolerances (1e-3). The
+    same check in float64 passes at the default tolerances, and the inputs stay float32 and unchanged."""
+    fn, shapes = FLOAT32_CORRECT[name]
+    inputs = [float32_leaf(shape, seed) for seed, shape in enumerate(shapes)]
+    before = [x.data.copy() for x in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mg.gradcheck(fn, inputs)
+    assert all(x.dtype == np.float32 and np.array_equal(x.data, b) for x, b in zip(inputs, before))
+    assert mg.gradcheck(fn, [mg.tensor(b.astype(np.float64), requires_grad=True) for b in before])
+
+
+def test_float32_finite_differences_would_have_accused_a_correct_gradient():
+    """Why: the same central difference taken in float32 (h = 1e-3, already a compromise) is off from the
+    exact 2x by far more than any tolerance that could still catch a wrong VJP."""
+    x = randn((4, 5), 0).astype(np.float32)
+    h = np.float32(1e-3)
+    f32 = ((x + h) ** 2 - (x - h) ** 2) / (2 * h)            # x² summed with weight 1, elementwise
+    assert np.max(np.abs(f32 - 2 * x.astype(np.float64))) > 1e-4
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (ScaledSquareOff, "wrong gradient for input 0 (shape (4, 5), float32)"),
+    (CubeWrong, "wrong gradient for input 0 (shape (4, 5), float32)"),
+])
+def test_float32_inputs_with_wrong_gradients_fail(wrong, message):
+    x = float32_leaf((4, 5), 0)
+    with pytest.raises(GradcheckError, match=re.escape(message)):
+        mg.gradcheck(lambda x: wrong.apply(x), [x])
+
+
+def test_float32_check_of_a_large_input_uses_the_float32_tolerance_on_subset_and_direction():
+    """> max_elements: a random subset and one directional derivative, both at float32's tolerances."""
+    x = float32_leaf((120, 100), 3)
+    assert mg.gradcheck(lambda x: ScaledSquare.apply(x).sum(), [x], n_subset=20)
+    with pytest.raises(GradcheckError, match="float32"):
+        mg.gradcheck(lambda x: ScaledSquareOff.apply(x).sum(), [x], n_subset=20)
+
+
+class ToFloat32(mg.Function):
+    """A cast inside fn: y = x in float32, x̄ = ḡ in x's dtype (a correct VJP)."""
+
+    def forward(ctx, x):
+        ctx.dtype = x.dtype
+        return x.astype(np.float32)
+
+    def backward(ctx, g):
+        return g.astype(ctx.dtype)
+
+
+def test_fn_that_computes_in_float32_whatever_its_inputs_is_refused_not_misjudged():
+    """Finite differences of a float32 computation would be rounding noise: refused with a TypeError that
+    says why, rather than a GradcheckError blaming the (correct) gradient."""
+    x = float32_leaf((3, 4), 1)
+    with pytest.raises(TypeError, match=re.escape("gradcheck: fn returned float32 for float64 copies of inputs "
+                                                  "[0]; finite differences are taken in float64")):
+        mg.gradcheck(lambda x: ToFloat32.apply(x) * 2.0, [x])
+
+
+def test_other_dtypes_are_refused():
+    x = mg.tensor(np.ones(3, np.float16), requires_grad=True)
+    with pytest.raises(TypeError, match=re.escape("gradcheck: inputs [0] have dtype ['float16']; gradcheck checks "
+                                                  "float64 and float32 inputs: pass float64 copies")):
+        mg.gradcheck(lambda x: x * x, [x])
+
+
+def test_numerical_grad_of_a_float32_input_is_taken_in_float64():
+    x = float32_leaf((3, 4), 2)
+    (g,) = mg.numerical_grad(lambda x: (x * x).sum(), [x])
+    assert g.dtype == np.float64 and x.dtype == np.float32
+    np.testing.assert_allclose(g, 2 * x.data.astype(np.float64), rtol=1e-9, atol=1e-9)
 
 
 def test_no_warning_for_float64_inputs():

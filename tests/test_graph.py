@@ -7,6 +7,7 @@ import inspect
 import re
 
 import matplotlib
+import matplotlib.figure
 import numpy as np
 import pytest
 
@@ -97,16 +98,58 @@ def test_detach_is_named_with_its_line():
 
 
 def test_no_grad_region_is_named_with_its_line():
+    """The site of a no_grad cut is the `with no_grad()` that opened the region (recorded once per
+    region, not per op); under detect_anomaly, the line of the op itself."""
     model = TinyVAE()
     x, eps, _ = data()
     with mg.no_grad():
+        site = previous_line()
         h = model.encoder(x)
-    site = previous_line()
     z = h[:, :2] * 1.0
     e = explain(loss_of(model, z, x), model, show=False)
     for r in rows_by_prefix(e, "encoder."):
         assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
     assert all(r["reachable"] for r in rows_by_prefix(e, "decoder."))
+    with mg.no_grad(), mg.detect_anomaly():
+        h = model.encoder(x)
+        site = previous_line()
+    e = explain(loss_of(model, h[:, :2] * 1.0, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
+
+
+def test_a_decorated_no_grad_function_is_a_region_too():
+    model = TinyVAE()
+    x, eps, _ = data()
+
+    @mg.no_grad
+    def encode(x):
+        return model.encoder(x)
+
+    h = encode(x)
+    site = previous_line()
+    e = explain(loss_of(model, h[:, :2] * 1.0, x), model, show=False)
+    for r in rows_by_prefix(e, "encoder."):
+        assert not r["reachable"] and r["site"] == site and "no_grad" in r["cut_by"], r
+
+
+def test_a_cut_keeps_only_its_direct_sources_and_explain_walks_them_later():
+    """detach() and ops under no_grad are O(1): their marker keeps the node (or leaf) each input came
+    from, not the set of leaves upstream (which once cost a walk of the whole graph per detach)."""
+    w = mg.tensor(np.ones(2), requires_grad=True)
+    x = w
+    for _ in range(1000):
+        x = x * 1.0
+    d = x.detach()
+    assert d._node.kind == "detach" and d._node.sources == (x._node,)
+    with mg.no_grad():
+        n = x * w
+    assert n._node.kind == "no_grad" and n._node.sources == [x._node, w]
+    carried = d * 2.0
+    assert carried._node.kind is None and carried._node.sources == [d._node]
+    for out, op in ((d, "detach"), (n, "Mul"), (carried, "detach")):
+        row = explain((out * mg.tensor(np.ones(2), requires_grad=True)).sum(), {"w": w}, show=False)["w"]
+        assert not row["reachable"] and row["op"] == op, row
 
 
 def test_unused_and_frozen_parameters():
@@ -249,3 +292,131 @@ def test_lecture_figures_show_the_cut_and_the_path(tmp_path):
     direct = [line for line in tables["direct_sampling"].splitlines() if line.startswith(("encoder.", "enc_"))]
     assert direct and all("NONE" in line and "DirectGaussianSample" in line for line in direct)
     assert "NONE" not in tables["reparameterized"]
+
+
+def lecture_graph(mode):
+    """The graph docs/figures.py draws: a vae.VAE, the reconstruction term, its modules and loss grouped."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "figures.py"
+    spec = importlib.util.spec_from_file_location("docs_figures", path)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    from vae.model import VAE
+
+    rng = np.random.default_rng(0)
+    x, eps = (rng.random((8, 64)) < 0.3).astype(np.float64), rng.standard_normal((8, 2))
+    model = VAE(64, hidden_dims=(16,), latent_dim=2, dtype=np.float64, rng=1)
+    sample = ((lambda mu, sigma: mg.DirectGaussianSample.apply(mu, sigma, rng)) if mode == "direct"
+              else (lambda mu, sigma: mg.GaussianReparam.apply(mu, sigma, eps)))
+    loss, logits, tensors = figures.negative_reconstruction(model, x, sample)
+    groups = {"encoder φ": model.encoder, "decoder θ": model.decoder, "loss": (logits, loss)}
+    return _Graph(loss, model, {"x": x, "ε": eps, **tensors}, groups), model
+
+
+def crosses(segment, box):
+    """Whether the segment enters the open rectangle (x, y, w, h) (centred): Liang–Barsky clipping."""
+    (xa, ya), (xb, yb) = segment
+    x, y, w, h = box
+    lo, hi = 0.0, 1.0
+    for p, q in ((-(xb - xa), xa - (x - w / 2)), (xb - xa, (x + w / 2) - xa),
+                 (-(yb - ya), ya - (y - h / 2)), (yb - ya, (y + h / 2) - ya)):
+        if p == 0:
+            if q <= 1e-9:
+                return False
+        elif p < 0:
+            lo = max(lo, q / p)
+        else:
+            hi = min(hi, q / p)
+    return hi - lo > 1e-9
+
+
+def test_every_parameter_of_the_lecture_graphs_is_in_a_box():
+    """Grouped modules used to hide their parameters (encoder.0.bias was nowhere): now the parameters
+    feeding a box are listed together in one."""
+    for mode in ("direct", "reparam"):
+        g, model = lecture_graph(mode)
+        shown = [name for v in g.vertices.values() for name, _ in v.get("members", [(v["label"], v["shape"])])]
+        missing = [name for name, _ in model.named_parameters() if name not in shown]
+        assert not missing, (mode, missing)
+        assert g.vertices[g.param_keys["encoder.0.bias"]] is g.vertices[g.param_keys["encoder.0.weight"]]
+        assert g.param_keys["enc_mu.weight"] != g.param_keys["encoder.0.weight"]
+
+
+@pytest.mark.parametrize("mode", ["direct", "reparam"])
+def test_no_edge_crosses_a_box_and_no_boxes_overlap(mode):
+    """The x edge to the loss spans the whole graph: it must go round the boxes, through waypoints."""
+    loss, model, eps, x = graphs()[mode]
+    cases = [lecture_graph(mode)[0], _Graph(loss, model, {"ε": eps, "x": x}),
+             _Graph(loss, model, {"x": x}, {"encoder": model.encoder, "decoder": model.decoder})]
+    for g in cases:
+        boxes, routes = g.geometry()
+        assert set(routes) == g.edges and len(boxes) == len(g.vertices)
+        assert any(len(points) > 2 for points in routes.values())     # at least one edge is routed round
+        for (a, b), points in routes.items():
+            for segment in zip(points, points[1:]):
+                hit = [v for v, box in boxes.items() if v not in (a, b) and crosses(segment, box)]
+                assert not hit, (g.vertices[a]["label"], g.vertices[b]["label"], [g.vertices[v]["label"] for v in hit])
+        items = list(boxes.values())
+        for i, (x0, y0, w0, h0) in enumerate(items):
+            for x1, y1, w1, h1 in items[i + 1:]:
+                assert abs(x0 - x1) >= (w0 + w1) / 2 or abs(y0 - y1) >= (h0 + h1) / 2
+
+
+def test_draw_leaves_the_backend_alone_and_no_figure_open(tmp_path):
+    """Issue 15 item 12: 26 calls used to switch the backend to Agg and leave 26 pyplot figures open."""
+    import matplotlib.pyplot as plt
+
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    out = (w * np.arange(3.0)).sum()
+    plt.close("all")
+    matplotlib.use("pdf")                      # a non-interactive backend that is not Agg
+    try:
+        for i in range(26):
+            fig = draw(out, tmp_path / f"g{i}.png" if i % 2 else None, params={"w": w}, dpi=30)
+            assert isinstance(fig, matplotlib.figure.Figure)
+        assert matplotlib.get_backend() == "pdf"
+        assert plt.get_fignums() == []
+        assert (tmp_path / "g25.png").stat().st_size > 500
+    finally:
+        matplotlib.use("Agg")
+
+
+class _PassesOnlySecond(mg.Function):
+    """out = a + b, differentiable in b only: a parameter entering as `a` is cut here."""
+
+    nondifferentiable = (0,)
+
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, g):
+        return None, g
+
+
+def test_the_nearest_of_two_cuts_on_one_path_is_named():
+    """Two cuts on the path from w to the output (each node still requires grad through its other input):
+    explain names the one nearest to the output, the first a backward pass from the output meets."""
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    q1 = mg.tensor(np.ones(3), requires_grad=True)
+    q2 = mg.tensor(np.ones(3), requires_grad=True)
+    inner = _PassesOnlySecond.apply(w, q1)
+    inner_site = previous_line()
+    outer = _PassesOnlySecond.apply(inner * 2.0, q2)
+    outer_site = previous_line()
+    e = explain(outer.sum(), {"w": w, "q1": q1, "q2": q2}, show=False)
+    assert e.cut() == ["w", "q1"] and e.reachable() == ["q2"]
+    for name in ("w", "q1"):
+        assert e[name]["op"] == "_PassesOnlySecond" and e[name]["site"] == outer_site != inner_site, e[name]
+
+
+def test_a_pair_of_tensors_groups_the_ops_between_and_bad_groups_are_refused():
+    g, _ = lecture_graph("reparam")
+    labels = {v["label"] for v in g.vertices.values()}
+    assert "loss" in labels and not labels & {"BinaryCrossEntropyWithLogits", "Sum", "Mean", "Neg"}
+    assert g.vertices[g.output]["label"] == "loss"
+    loss, model, eps, x = graphs()["reparam"]
+    with pytest.raises(ValueError, match=r"groups\['idle'\] must be a Module that has been called"):
+        _Graph(loss, model, groups={"idle": mg.nn.Linear(2, 2, dtype=np.float64, rng=0)})
+    with pytest.raises(ValueError, match=r"groups\['pair'\] = \(first, last\) must be two tensors"):
+        draw(loss, params=model, groups={"pair": (x, loss)})

@@ -7,6 +7,7 @@ float64 and are written the textbook way (bias-corrected m̂ and v̂), not the w
 arranges the arithmetic, so they agree to rounding only: compared with rtol=1e-12, atol=1e-14
 (parameters are O(1), each update O(lr))."""
 
+import math
 import re
 
 import numpy as np
@@ -404,6 +405,72 @@ def test_negative_hyperparameters(cls, kwargs, name):
 def test_bad_betas(betas):
     with pytest.raises(ValueError, match=re.escape(f"Adam: betas must be a pair of numbers in [0, 1), got {betas}")):
         optim.Adam(make_params(), betas=betas)
+
+
+BAD_HYPERPARAMETERS = [
+    # (optimizer, hyper-parameter, bad value, error type, what the message must say after "<where>: ")
+    (optim.SGD, "lr", math.inf, ValueError, "lr must be finite, got inf"),
+    (optim.SGD, "lr", math.nan, ValueError, "lr must be finite, got nan"),
+    (optim.SGD, "lr", -5, ValueError, "lr must be ≥ 0, got -5"),
+    (optim.SGD, "lr", "0.1", TypeError, "lr must be a real number, got '0.1' (str)"),
+    (optim.SGD, "lr", None, TypeError, "lr must be a real number, got None (NoneType)"),
+    (optim.SGD, "lr", True, TypeError, "lr must be a real number, got True (bool)"),
+    (optim.SGD, "lr", np.array([0.1, 0.2]), TypeError, "lr must be a real number, got array([0.1, 0.2]) (ndarray)"),
+    (optim.SGD, "momentum", -math.inf, ValueError, "momentum must be finite, got -inf"),
+    (optim.SGD, "momentum", 1.5, ValueError, "momentum must be in [0, 1], got 1.5"),
+    (optim.SGD, "weight_decay", math.nan, ValueError, "weight_decay must be finite, got nan"),
+    (optim.SGD, "weight_decay", "0", TypeError, "weight_decay must be a real number, got '0' (str)"),
+    (optim.Adam, "lr", math.inf, ValueError, "lr must be finite, got inf"),
+    (optim.Adam, "lr", -5, ValueError, "lr must be ≥ 0, got -5"),
+    (optim.Adam, "lr", "0.1", TypeError, "lr must be a real number, got '0.1' (str)"),
+    (optim.Adam, "eps", math.nan, ValueError, "eps must be finite, got nan"),
+    (optim.Adam, "eps", [1e-8], TypeError, "eps must be a real number, got [1e-08] (list)"),
+    (optim.Adam, "weight_decay", math.inf, ValueError, "weight_decay must be finite, got inf"),
+    (optim.Adam, "betas", (0.9, math.nan), ValueError, "betas must be finite, got nan"),
+    (optim.Adam, "betas", ("0.9", 0.999), TypeError, "betas must be a real number, got '0.9' (str)"),
+    (optim.Adam, "betas", 0.9, ValueError, "betas must be a pair of numbers in [0, 1), got 0.9"),
+    (optim.Adam, "betas", (0.9, 1.0), ValueError, "betas must be a pair of numbers in [0, 1), got (0.9, 1.0)"),
+]
+GOOD = {optim.SGD: dict(lr=0.1, momentum=0.9, weight_decay=0.01), optim.Adam: dict(lr=1e-3, betas=(0.9, 0.999),
+                                                                                 eps=1e-8, weight_decay=0.0)}
+
+
+@pytest.mark.parametrize("cls, name, value, error, message", BAD_HYPERPARAMETERS,
+                         ids=[f"{c.__name__}-{n}={v!r}" for c, n, v, _, _ in BAD_HYPERPARAMETERS])
+def test_bad_hyperparameters_are_refused_by_the_constructor_naming_optimizer_parameter_and_value(
+        cls, name, value, error, message):
+    with pytest.raises(error, match="^" + re.escape(f"{cls.__name__}: {message}") + "$"):
+        cls(make_params(), **{**GOOD[cls], name: value})
+
+
+@pytest.mark.parametrize("cls, name, value, error, message", BAD_HYPERPARAMETERS,
+                         ids=[f"{c.__name__}-{n}={v!r}" for c, n, v, _, _ in BAD_HYPERPARAMETERS])
+def test_bad_hyperparameters_are_refused_by_load_state_dict_which_then_changes_nothing(
+        cls, name, value, error, message):
+    params = make_params()
+    opt = cls(params, **GOOD[cls])
+    run(opt, params, [grad_sequence(1, (3, 4), 2), grad_sequence(2, (5,), 2)])
+    before = opt.state_dict()
+    sd = opt.state_dict()
+    sd["hyperparameters"][name] = value
+    sd["state"][0]["step"] = 99
+    with pytest.raises(error, match="^" + re.escape(f"{cls.__name__}.load_state_dict: {message}") + "$"):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert after["hyperparameters"] == before["hyperparameters"] and after["state"][0]["step"] == 2
+
+
+def test_hyperparameters_become_plain_floats_and_load_state_dict_checks_the_names():
+    opt = optim.Adam(make_params(), lr=np.float32(0.5), betas=[0, np.float64(0.5)], eps=1, weight_decay=0)
+    assert opt.hyperparameters == dict(lr=0.5, betas=(0.0, 0.5), eps=1.0, weight_decay=0.0)
+    assert all(type(v) is float for v in (opt.hyperparameters["lr"], *opt.hyperparameters["betas"]))
+    assert optim.SGD(make_params(), lr=0).hyperparameters["lr"] == 0.0       # lr = 0 is allowed, as in PyTorch
+    sd = opt.state_dict()
+    sd["hyperparameters"]["lr2"] = sd["hyperparameters"].pop("lr")
+    with pytest.raises(ValueError, match=re.escape("Adam.load_state_dict: the state dict has hyper-parameters "
+                                                   "['betas', 'eps', 'lr2', 'weight_decay'], Adam has "
+                                                   "['betas', 'eps', 'lr', 'weight_decay']")):
+        opt.load_state_dict(sd)
 
 
 # ----------------------------------------------------------------------------------------------

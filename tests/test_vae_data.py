@@ -159,9 +159,11 @@ def test_npy_and_npz_layouts(tmp_path):
     (np.zeros(10), "expected a 2-D array"),
     (np.zeros((4, 3, 3)), r"got shape \(4, 3, 3\); flatten images"),
     (np.zeros((0, 5)), "the array is empty"),
+    (np.zeros((5, 0)), r"the array is empty \(shape \(5, 0\)\)"),
     (np.array([[0.5, np.nan], [0.1, 0.2]]), r"1 NaN or infinite value \(the first at row 0, column 1\)"),
     (np.array([[0.5, np.inf], [0.1, 0.2]]), "NaN or infinite"),
     (np.array([[0.5, 1.5], [0.1, 0.2]]), r"must lie in \[0, 1\] for the Bernoulli likelihood, got range \[0.1, 1.5\]"),
+    (np.array([[0.5, -0.5], [0.1, 0.2]]), r"must lie in \[0, 1\] for the Bernoulli likelihood, got range \[-0.5, 0.5"),
     (np.array([[0, 255], [3, 4]], np.uint8), r"got range \[0, 255\]; scale them"),
     (np.array([["a", "b"]]), "expected numbers"),
 ])
@@ -185,7 +187,7 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(DataError, match="junk.npz"):
         load_dataset(str(tmp_path / "junk.npz"))
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(DataError, match="without pickles"):
+    with pytest.raises(DataError, match=r"holds Python objects \(dtype object\), not numbers; files are never"):
         load_dataset(str(tmp_path / "obj.npy"))
     with pytest.raises(DataError, match="no such file or directory"):
         load_dataset(str(tmp_path / "absent"))

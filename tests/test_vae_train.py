@@ -111,8 +111,9 @@ def test_checkpoint_restores_model_optimizer_and_generator(tmp_path, digits_subs
     model = VAE(64, [16], 2, rng=123)            # different weights, to be overwritten
     opt = mg.optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(999)
-    progress = load_checkpoint(os.path.join(run, CHECKPOINT), model, opt, rng, config)
-    assert progress["epoch"] == 2 and progress["batch"] == 0 and len(progress["history"]) == 2
+    progress, meta = load_checkpoint(os.path.join(run, CHECKPOINT), model, opt, rng, config)
+    assert progress.epoch == 2 and progress.batch == 0 and len(read_metrics(run)) == 2
+    assert meta["metrics_bytes"] == os.path.getsize(os.path.join(run, METRICS)) and meta["n_batches"] == 6
     for p, q in zip(params_of(result.model).values(), params_of(model).values()):
         np.testing.assert_array_equal(p, q)
     state = opt.state_dict()["state"]
@@ -154,9 +155,9 @@ def test_non_finite_loss_stops_naming_epoch_batch_and_op(tmp_path, digits_subset
             model.enc_logvar.bias.data[:] = 1e4
 
     with pytest.raises(NonFiniteError) as info:
-        quiet_train(run, on_batch=blow_up)
+        quiet_train(run, on_batch=blow_up, checkpoint_every="1")
     message = str(info.value)
-    assert "training stopped at epoch 2, batch 4/6: the loss is not finite" in message
+    assert "training stopped in epoch 2, batch 4/6: the loss is not finite" in message
     assert "detect_anomaly: forward of Exp produced non-finite values" in message
     assert "last good checkpoint" in message and "after epoch 1" in message
     assert "\n" not in message

@@ -11,10 +11,11 @@
 From the shell: python -m vae train, python -m vae eval RUN_DIR, python -m vae plot RUN_DIR.
 """
 
+from .allocator import tune_allocator
 from .data import Dataset, load_dataset, read_idx, write_idx
-from .io import CheckpointError, DataError, VAEError
+from .errors import CheckpointError, DataError, NonFiniteError, VAEError, WriteError
 from .model import ELBO, VAE
 from .train import TrainConfig
 
 __all__ = ["VAE", "ELBO", "Dataset", "load_dataset", "read_idx", "write_idx", "TrainConfig", "VAEError", "DataError",
-           "CheckpointError"]
+           "CheckpointError", "NonFiniteError", "WriteError", "tune_allocator"]

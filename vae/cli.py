@@ -1,23 +1,25 @@
 """The command line: python -m vae train | eval | plot.
 
 Bad input of any kind (arguments, data, run directories, checkpoints) ends with one line on stderr and a
-non-zero exit status: 2 for arguments argparse rejects, 1 for everything else, 130 after Ctrl-C.
+non-zero exit status: 2 for arguments argparse rejects, 1 for everything else, 130 after Ctrl-C (SIGINT)
+and 143 after SIGTERM. Every command the CLI suggests ("continue with: …", "next: …") is runnable as printed.
 """
 
 import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import minigrad as mg
-
 from . import train as training
-from .io import VAEError, atomic_write_text
+from .allocator import tune_allocator
+from .errors import VAEError
+from .io import atomic_write_text
 
 __all__ = ["main", "build_parser"]
 
@@ -48,6 +50,19 @@ def _positive_float(text):
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _interval(text):
+    try:
+        training.parse_interval(text)
+    except VAEError as e:
+        raise argparse.ArgumentTypeError(str(e).split(": ", 1)[1]) from None
+    return text
+
+
+def _command(*words):
+    """A command line as the user can paste it (paths quoted for the shell)."""
+    return "python -m vae " + " ".join(shlex.quote(str(w)) for w in words)
 
 
 def _hidden(text):
@@ -102,19 +117,29 @@ def build_parser():
 
     t = commands.add_parser(
         "train", help="train a VAE and write a run directory",
-        description="Train a VAE; write config.json, metrics.csv, checkpoint.npz (every epoch), model.npz and "
-                    "plots/ into a run directory. Ctrl-C saves a checkpoint and stops; --resume continues it "
-                    "exactly where it stopped.")
+        description="Train a VAE; write config.json, metrics.csv (a row per epoch), checkpoint.npz, model.npz "
+                    "and plots/ into a run directory. Ctrl-C or SIGTERM saves a checkpoint and stops; --resume "
+                    "continues it exactly where it stopped.")
     for dest, (flag, kwargs) in RUN_OPTIONS.items():
         t.add_argument(flag, dest=dest, default=None, **kwargs)
     t.add_argument("--epochs", type=_positive_int, metavar="N",
                    help=f"epochs in total (default {DEFAULTS.epochs}); with --resume, a new total")
     t.add_argument("--out", metavar="DIR", help="run directory to create (default runs/<time>-<data>)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    t.add_argument("--checkpoint-every", type=_interval, default=training.CHECKPOINT_EVERY, metavar="N|Ns",
+                   help="write checkpoint.npz every N epochs, or at the end of the first epoch Ns seconds after "
+                        f"the last one (default {training.CHECKPOINT_EVERY}: well under 1%% of the time); always "
+                        "before the first epoch, at the end and on Ctrl-C/SIGTERM. A kill -9 loses what came "
+                        "after the last one; --resume trains it again, identically")
+    t.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the run already in DIR; with --resume: train RUN_DIR again from "
+                        "epoch 0 (its metrics, checkpoint and model are deleted)")
+    t.add_argument("--allow-data-change", action="store_true",
+                   help="with --resume: continue although the data differs from what the run started with")
     t.add_argument("--no-plots", action="store_true", help="do not write the plots at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--no-tune-allocator", action="store_true",
-                   help="leave glibc's malloc as it is (by default minigrad.tune_allocator() makes it keep freed "
+                   help="leave glibc's malloc as it is (by default vae.tune_allocator() makes it keep freed "
                         "memory, so steps do not pay for fresh pages; it changes no number)")
     t.set_defaults(func=cmd_train, subparser=t)
 
@@ -171,9 +196,12 @@ def cmd_train(args, parser):
         if explicit or args.out:
             flags = [RUN_OPTIONS[d][0] for d in explicit] + (["--out"] if args.out else [])
             parser.error(f"{', '.join(flags)} cannot be combined with --resume: a resumed run keeps its "
-                         "configuration (only --epochs, --quiet and --no-plots may be given)")
+                         "configuration (only --epochs, --checkpoint-every, --overwrite, --allow-data-change, "
+                         "--quiet and --no-plots may be given)")
         run_dir = args.resume
         training.read_run(run_dir)               # a clear error if it is not a run directory
+    elif args.allow_data_change:
+        parser.error("--allow-data-change only applies with --resume")
     else:
         config = training.TrainConfig(**explicit)
         if args.epochs is not None:
@@ -183,29 +211,31 @@ def cmd_train(args, parser):
             if key == "mnist_dir" or value not in ("digits", "mnist"):
                 setattr(config, key, os.path.abspath(value))
         run_dir = args.out or _default_out(config.data)
-        training.start_run(config, run_dir)
+        training.start_run(config, run_dir, overwrite=args.overwrite)
         if not args.quiet:
             print(f"run directory: {run_dir}", flush=True)
     if not args.no_tune_allocator:
-        mg.tune_allocator()
+        tune_allocator()
     t0 = time.perf_counter()
-    result = training.train(run_dir, epochs=args.epochs if args.resume else None, quiet=args.quiet)
+    result = training.train(run_dir, epochs=args.epochs if args.resume else None, quiet=args.quiet,
+                            checkpoint_every=args.checkpoint_every, allow_data_change=args.allow_data_change,
+                            overwrite=bool(args.resume and args.overwrite))
     if result.status == "interrupted":
-        where = f"epoch {result.epoch}" + (f", batch {result.batch}" if result.batch else "")
-        print(f"interrupted: checkpoint saved after {where} in {os.path.join(run_dir, training.CHECKPOINT)}; "
-              f"continue with: python -m vae train --resume {run_dir}", file=sys.stderr)
-        return 130
+        print(f"interrupted ({result.signal}): checkpoint saved {result.position()} in "
+              f"{os.path.join(run_dir, training.CHECKPOINT)}; continue with: {_command('train', '--resume', run_dir)}",
+              file=sys.stderr)
+        return 143 if result.signal == "SIGTERM" else 130
     if result.history:
-        last = result.history[-1]
-        print(f"done: {result.epoch} epoch{'s' if result.epoch > 1 else ''} ({time.perf_counter() - t0:.1f} s in this "
-              f"session); test ELBO {last['test_elbo']:.3f} nats per example (reconstruction "
-              f"{last['test_reconstruction']:.3f}, KL {last['test_kl']:.3f})")
+        last, session = result.history[-1], result.epoch - result.start_epoch
+        print(f"done: {result.epoch} epoch{'s' if result.epoch != 1 else ''} in total, {session} in this session "
+              f"({time.perf_counter() - t0:.1f} s); test ELBO {last['test_elbo']:.3f} "
+              f"nats per example (reconstruction {last['test_reconstruction']:.3f}, KL {last['test_kl']:.3f})")
     print(f"run directory: {run_dir} (config.json, metrics.csv, checkpoint.npz, model.npz)")
     if not args.no_plots:
         config, _ = training.read_run(run_dir)
         out_dir, paths = _write_plots(run_dir, result.model, result.dataset, result.history, config.seed)
         print(f"plots: {out_dir}{os.sep} ({', '.join(os.path.basename(p) for p in paths)})")
-    print(f"next: python -m vae eval {run_dir} --iwae-k 5000", flush=True)
+    print(f"next: {_command('eval', run_dir, '--iwae-k', 5000)}", flush=True)
     return 0
 
 
@@ -226,12 +256,12 @@ def cmd_eval(args, parser):
                   file=sys.stderr) as bar:
             bound = training.iwae(model, x, args.iwae_k, rng, progress=bar)
     seconds = time.perf_counter() - t0
-    where = f"epoch {meta.get('epoch')}" + (f", batch {meta['batch']}" if meta.get("batch") else "")
+    where = training.describe_position(meta.get("epoch"), meta.get("batch"), meta.get("n_batches"))
     result = {"checkpoint": where, "data": config.data, "n_test": len(x), "elbo_samples": args.samples,
               "test_elbo": elbo["elbo"], "test_reconstruction": elbo["reconstruction"], "test_kl": elbo["kl"],
               "iwae_k": args.iwae_k, "test_iwae": bound, "seed": args.seed, "seconds": seconds}
-    atomic_write_text(os.path.join(args.run_dir, "eval.json"), json.dumps(result, indent=2) + "\n")
-    print(f"model: {args.run_dir} after {where}; test set: {len(x)} examples of {config.data}")
+    atomic_write_text(os.path.join(args.run_dir, training.EVAL), json.dumps(result, indent=2) + "\n")
+    print(f"model: {args.run_dir} {where}; test set: {len(x)} examples of {config.data}")
     print("| estimate | nats per example |\n|---|---|")
     print(f"| test ELBO ({args.samples} sample{'s' if args.samples > 1 else ''}, analytic KL) | {elbo['elbo']:.3f} |")
     print(f"| reconstruction E_q[log p(x|z)] | {elbo['reconstruction']:.3f} |")
@@ -239,7 +269,8 @@ def cmd_eval(args, parser):
     print(f"| IWAE bound, k = {args.iwae_k} (log p(x) estimate) | {bound:.3f} |")
     if model.likelihood == "bernoulli" and not np.all((x == 0) | (x == 1)):
         print("note: the test data are grey levels, not binary, so these Bernoulli 'log-likelihoods' are "
-              "cross-entropies, not log-probabilities (use --binarize for comparable numbers)")
+              "cross-entropies, not log-probabilities; for numbers comparable with published ones, train on binarized "
+              f"data: {_command('train', '--data', config.data, '--binarize', 'dynamic')}")
     print(f"({seconds:.1f} s; written to {os.path.join(args.run_dir, 'eval.json')})")
     return 0
 
@@ -250,7 +281,7 @@ def cmd_plot(args, parser):
     if dataset.dim != model.input_dim:
         raise VAEError(f"--data {config.data}: the data has {dataset.dim} features, the model expects "
                        f"{model.input_dim}")
-    history = meta.get("history") or training.read_metrics(args.run_dir)
+    history = training.read_metrics(args.run_dir)[:meta.get("epoch", 0)]     # rows past the checkpoint: redone
     out_dir, paths = _write_plots(args.run_dir, model, dataset, history, config.seed, args.out)
     print(f"plots: {out_dir}{os.sep} ({', '.join(os.path.basename(p) for p in paths)})")
     return 0
@@ -263,7 +294,9 @@ def main(argv=None):
     try:
         return args.func(args, args.subparser)
     except VAEError as e:
-        print(f"{args.subparser.prog}: error: {e}", file=sys.stderr)
+        flag = e.option and RUN_OPTIONS.get(e.option[0], (None,))[0]
+        hint = f" ({flag}{' ' + e.option[1] if e.option[1] else ''})" if flag else ""
+        print(f"{args.subparser.prog}: error: {e}{hint}", file=sys.stderr)
     except OSError as e:
         detail = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
         print(f"{args.subparser.prog}: error: {detail}", file=sys.stderr)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .io import DataError
+from .errors import DataError
+from .io import atomic_write_bytes, numpy_file_kind
+from .model import LIKELIHOODS
 
 __all__ = ["Dataset", "load_dataset", "load_digits", "load_mnist", "load_array_file", "read_idx", "write_idx",
            "validate", "binarize", "shuffled_batches", "DIGITS_SPLIT_SEED", "MNIST_FILES"]
@@ -50,9 +52,10 @@ class Dataset:
 # ----------------------------------------------------------------------------------------------
 # Checks and transforms
 
-def validate(x, likelihood="bernoulli", where="data"):
-    """x as a float array after checking it is 2-D (N, D), non-empty, numeric, finite and — for the
-    Bernoulli likelihood — in [0, 1]. DataError naming `where` otherwise."""
+def validate(x, likelihood="bernoulli", where="data", dtype=None):
+    """x after checking it is 2-D (N, D), non-empty, numeric, finite and — for the Bernoulli likelihood —
+    in [0, 1]; cast to `dtype` if given, and finite after the cast too (1e300 is finite in float64 but
+    infinite in float32). DataError naming `where` otherwise."""
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise DataError(f"{where}: expected numbers, got an array of dtype {x.dtype}")
@@ -64,15 +67,25 @@ def validate(x, likelihood="bernoulli", where="data"):
     if x.dtype.kind == "f":
         bad = ~np.isfinite(x)
         if bad.any():
-            row, col = np.argwhere(bad)[0]
-            count = int(bad.sum())
+            (row, col), count = np.argwhere(bad)[0], int(bad.sum())
             raise DataError(f"{where}: {count} NaN or infinite value{'s' if count > 1 else ''} (the first at row "
                             f"{row}, column {col})")
     if likelihood == "bernoulli":
         lo, hi = x.min(), x.max()
         if lo < 0 or hi > 1:
             raise DataError(f"{where}: values must lie in [0, 1] for the Bernoulli likelihood, got range "
-                            f"[{lo:g}, {hi:g}]; scale them (e.g. x / 255) or use --likelihood gaussian")
+                            f"[{lo:g}, {hi:g}]; scale them (e.g. x / 255) or use the Gaussian likelihood",
+                            option=("likelihood", "gaussian"))
+    if dtype is not None and x.dtype != dtype:
+        with np.errstate(over="ignore"):                 # reported below, naming the file and the element
+            cast = x.astype(dtype)
+        bad = ~np.isfinite(cast)
+        if bad.any():
+            (row, col), count = np.argwhere(bad)[0], int(bad.sum())
+            raise DataError(f"{where}: {count} value{'s' if count > 1 else ''} beyond the range of "
+                            f"{np.dtype(dtype).name} (±{np.finfo(dtype).max:.3g}), the first at row {row}, column "
+                            f"{col}: {x[row, col]:g}")
+        x = cast
     return x
 
 
@@ -96,11 +109,12 @@ def shuffled_batches(n, batch_size, rng):
     return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _split(x, labels, seed, fraction=TEST_FRACTION):
+def _split(x, labels, seed, where, fraction=TEST_FRACTION):
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, int(round(fraction * len(x))))
     if len(x) - n_test < 1:
-        raise DataError(f"the data has {len(x)} examples; at least 2 are needed for a train/test split")
+        raise DataError(f"{where}: {len(x)} example{'s' if len(x) != 1 else ''}; at least 2 are needed for a "
+                        "train/test split")
     test, train = order[:n_test], order[n_test:]
     return x[train], x[test], (None if labels is None else labels[train]), (None if labels is None else labels[test])
 
@@ -110,9 +124,10 @@ def _image_shape(d):
     return (side, side) if side * side == d else (1, d)
 
 
-def _finish(name, train, test, train_labels, test_labels, image_shape, likelihood, binarize_mode, dtype):
-    train = validate(train, likelihood, f"{name} (training set)").astype(dtype)
-    test = validate(test, likelihood, f"{name} (test set)").astype(dtype)
+def _finish(name, train, test, train_labels, test_labels, image_shape, likelihood, binarize_mode, dtype, where=None):
+    where = where or name
+    train = validate(train, likelihood, f"{where} (training set)", dtype)
+    test = validate(test, likelihood, f"{where} (test set)", dtype)
     if train.shape[1] != test.shape[1]:
         raise DataError(f"{name}: the training set has {train.shape[1]} features per example but the test "
                         f"set has {test.shape[1]}")
@@ -138,7 +153,7 @@ def load_digits(likelihood="bernoulli", binarize="none", dtype=np.float32):
 
     bunch = sklearn_digits()
     x = bunch.data.astype(np.float64) / 16.0
-    train, test, ytrain, ytest = _split(x, bunch.target.astype(np.int64), DIGITS_SPLIT_SEED)
+    train, test, ytrain, ytest = _split(x, bunch.target.astype(np.int64), DIGITS_SPLIT_SEED, "digits")
     return _finish("digits", train, test, ytrain, ytest, (8, 8), likelihood, binarize, dtype)
 
 
@@ -188,8 +203,6 @@ def read_idx(path):
 
 def write_idx(path, array):
     """Write an array as an IDX file (gzip-compressed when the name ends in .gz), atomically."""
-    from .io import atomic_write_bytes
-
     array = np.asarray(array)
     codes = {v.newbyteorder("="): k for k, v in _IDX_TYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
@@ -247,6 +260,10 @@ def load_mnist(directory, likelihood="bernoulli", binarize="dynamic", dtype=np.f
 
 def _load_arrays(path):
     try:
+        kind = numpy_file_kind(path)
+        if kind is None:
+            raise DataError(f"{path}: not a NumPy .npy or .npz file (it does not begin with either format's "
+                            "signature)")
         with open(path, "rb") as fh:             # our own handle, so it is closed when np.load fails
             f = np.load(fh, allow_pickle=False)
             if isinstance(f, np.ndarray):
@@ -258,9 +275,12 @@ def _load_arrays(path):
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory") from None
     except ValueError as e:
-        raise DataError(f"{path}: cannot be loaded without pickles, or is not a NumPy file ({e})") from None
+        if "object" in str(e).lower() or "pickle" in str(e).lower():      # never advise unpickling a file
+            raise DataError(f"{path}: holds Python objects (dtype object), not numbers; files are never "
+                            "unpickled: save a numeric array") from None
+        raise DataError(f"{path}: a damaged or truncated {kind} file ({e})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise DataError(f"{path}: not a valid .npy/.npz file ({e})") from None
+        raise DataError(f"{path}: a damaged or truncated {kind} file ({e})") from None
 
 
 def load_array_file(path, likelihood="bernoulli", binarize="none", dtype=np.float32):
@@ -282,11 +302,11 @@ def load_array_file(path, likelihood="bernoulli", binarize="none", dtype=np.floa
             raise DataError(f"{path}: expected an array named 'train' (and 'test') or exactly one data array, "
                             f"found {sorted(arrays)}")
         x, labels, test, test_labels = arrays[data_keys[0]], arrays.get("labels", arrays.get("y")), None, None
-    x = validate(x, likelihood, path)
+    x = validate(x, likelihood, path, dtype)
     if labels is not None:
         labels = _validate_labels(labels, len(x), f"{path} (labels)")
     if test is None:
-        train, test, labels, test_labels = _split(x, labels, DIGITS_SPLIT_SEED)
+        train, test, labels, test_labels = _split(x, labels, DIGITS_SPLIT_SEED, path)
     else:
         train, test = x, validate(test, likelihood, f"{path} (test)")
         if test_labels is not None:
@@ -294,7 +314,7 @@ def load_array_file(path, likelihood="bernoulli", binarize="none", dtype=np.floa
         if (labels is None) != (test_labels is None):
             labels = test_labels = None
     return _finish(name, train, test, labels, test_labels, _image_shape(train.shape[1]), likelihood, binarize,
-                   dtype)
+                   dtype, path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,6 +328,8 @@ def default_binarize(spec):
 def load_dataset(spec="digits", likelihood="bernoulli", binarize=None, dtype=np.float32, mnist_dir="data/mnist"):
     """`spec` is "digits", "mnist" (IDX files in `mnist_dir`), a directory holding the MNIST IDX files,
     or a .npy/.npz file. binarize: "none" | "static" | "dynamic" | None (the default for the source)."""
+    if likelihood not in LIKELIHOODS:
+        raise DataError(f"load_dataset: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if binarize is None:
         binarize = default_binarize(spec) if likelihood == "bernoulli" else "none"
     if binarize not in BINARIZE_MODES:
@@ -319,13 +341,13 @@ def load_dataset(spec="digits", likelihood="bernoulli", binarize=None, dtype=np.
     if spec == "mnist":
         if not os.path.isdir(mnist_dir):
             raise DataError(f"mnist: {mnist_dir} is not a directory; name the directory holding the four MNIST IDX "
-                            f"files ({', '.join(MNIST_FILES.values())}, plain or .gz) with --mnist-dir DIR")
+                            f"files ({', '.join(MNIST_FILES.values())}, plain or .gz)", option=("mnist_dir", "DIR"))
         return load_mnist(mnist_dir, likelihood, binarize, dtype)
     if os.path.isdir(spec):
         return load_mnist(spec, likelihood, binarize, dtype)
     if spec.endswith((".npy", ".npz")):
         return load_array_file(spec, likelihood, binarize, dtype)
     if not os.path.exists(spec):
-        raise DataError(f"--data {spec}: not 'digits' or 'mnist', and no such file or directory")
-    raise DataError(f"--data {spec}: expected 'digits', 'mnist', a directory of MNIST IDX files, or a .npy/.npz "
+        raise DataError(f"{spec}: not 'digits' or 'mnist', and no such file or directory", option=("data", None))
+    raise DataError(f"{spec}: expected 'digits', 'mnist', a directory of MNIST IDX files, or a .npy/.npz "
                     "file")

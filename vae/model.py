@@ -11,8 +11,11 @@ z ~ q_φ(z|x) directly would cut the path from the loss back to φ; writing z = 
 of φ turns the expectation over q_φ into one over ε (LOTUS), so ∇_φ moves inside it and the Monte-Carlo
 estimate (1/M) Σ_j ∇_φ log p_θ(x | μ_φ(x) + σ_φ(x) ⊙ ε⁽ʲ⁾) is an ordinary backward pass.
 
-Everything here is minigrad ops; the KL to the prior and the Gaussian log-densities are computed in this
-file (closed forms below) rather than taken from a distributions library.
+Everything here is minigrad ops. The KL to the prior and the Gaussian log-densities are the closed forms
+below, not minigrad.distributions.Normal: they take log σ² as the encoder outputs it and stay finite where
+σ = exp(½ log σ²) under- or overflows and Normal (parameterized by σ, validated) would refuse it, turning
+the trainer's non-finite diagnosis into a ValueError (speed is no reason: both cost the same per step).
+tests/test_vae_model.py checks that the two agree to float64 round-off.
 """
 
 import json
@@ -26,7 +29,8 @@ from minigrad import nn
 from minigrad.nn.functional import binary_cross_entropy_with_logits
 from minigrad.random import as_generator
 
-from .io import CheckpointError, load_npz, save_npz
+from .errors import CheckpointError
+from .io import load_npz, save_npz
 
 __all__ = ["VAE", "ELBO", "kl_to_standard_normal", "gaussian_log_prob", "standard_normal_log_prob"]
 
@@ -137,7 +141,13 @@ class VAE(nn.Module):
             raise ValueError(f"VAE.{where}: expected x of shape (batch, {self.input_dim}), got {data.shape}")
         if data.dtype.kind not in "fiub":
             raise TypeError(f"VAE.{where}: x must be numeric, got dtype {data.dtype}")
-        return data.astype(self.dtype, copy=False)
+        data = data.astype(self.dtype, copy=False)
+        if data.dtype.kind == "f" and np.isnan(data.sum()):    # one reduction; the search only on failure
+            nan = np.argwhere(np.isnan(data))
+            if len(nan):
+                raise ValueError(f"VAE.{where}: x holds NaN ({len(nan)} values, the first at row {nan[0][0]}, "
+                                 f"column {nan[0][1]})")
+        return data
 
     def encoder_params(self, x):
         """(μ_φ(x), log σ²_φ(x)), tensors of shape (B, d) in the graph."""

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import ops
-from ..engine import Tensor, _as_array, _creation_order
+from ..engine import Tensor, _as_array, clock
 from ..random import as_generator
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "MLP", "Tanh", "ReLU", "Sigmoid",
@@ -25,9 +25,9 @@ class Module:
     `named_parameters()`, in the order they were assigned, under dotted names."""
 
     def __call__(self, *args, **kwargs):
-        first = next(_creation_order)
+        first = clock()
         out = self.forward(*args, **kwargs)
-        self._span = (first, next(_creation_order))    # nodes made inside: draw() can group them
+        self._span = (first, clock())    # nodes made inside: draw() can group them
         return out
 
     def forward(self, *args, **kwargs):
@@ -90,6 +90,7 @@ class Module:
             values[name] = value
         for name, value in values.items():
             own[name].data[...] = value
+            own[name]._bump_version()
 
     def __repr__(self):
         inner = [f"  ({name}): " + repr(m).replace("\n", "\n  ")

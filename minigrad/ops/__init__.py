@@ -3,15 +3,20 @@ side, with the function users call right under its class.
 
     elementwise.py   + − × ÷ **, max/min, exp, log, tanh, softplus, clip, … and the fused losses
     special.py       scipy.special's functions: Φ, Φ⁻¹, log Γ, ψ, …
-    reductions.py    sum, mean, max, min, logsumexp
-    shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where
+    reductions.py    sum, mean, max, min, logsumexp, prod, var, std, average; the scans cumsum, cumprod; sort
+    shape.py         reshape, transpose, broadcast_to, indexing, concatenate, stack, where, and NumPy's
+                     rearrangements: moveaxis, flip, roll, repeat, tile, pad, split, diff, diagonal, tril, take, …
     matmul.py        matmul, the fused Linear, einsum and the products built on them
     linalg.py        minigrad.linalg: cholesky, solve_triangular, solve, inv, det, slogdet, eigh, norm, …
     kernels.py       the fused NumPy kernels several ops share (stable softplus and sigmoid)
 
 Every function here is also reachable as `minigrad.<name>`; `bind_tensor_methods` below makes Tensor's
-operators and methods call them.
+operators and methods call them, and NumPy's functions too (`np.sum(t)` is `mg.sum(t)`: `_array_function`).
 """
+
+import inspect
+import sys
+from inspect import Parameter
 
 import numpy as np
 
@@ -65,9 +70,50 @@ def _transpose_method(self, *axes):
     return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)  # noqa: F405
 
 
+# ----------------------------------------------------------------------------------------------
+# NumPy's functions on tensors (the __array_function__ protocol): np.sum(t) is mg.sum(t), recorded.
+
+_NUMPY_NAMES = {"amax": "max", "amin": "min"}                       # numpy name → minigrad name, where they differ
+_NUMPY_KEYWORDS = {"a_min": "min", "a_max": "max"}                   # numpy keyword → minigrad keyword
+_METADATA = {np.shape, np.ndim, np.size}                             # read the data; nothing to record
+
+
+def _array_function(self, func, types, args, kwargs):
+    """Run the minigrad function of a NumPy function's name (numpy.linalg.X → minigrad.linalg.X) with the same
+    arguments; a NumPy function minigrad lacks, or an argument its minigrad counterpart does not take
+    (out=, dtype=, where=, …), is a TypeError saying what to call instead."""
+    if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
+        return NotImplemented
+    if func in _METADATA:
+        return func(*[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+    numpy_name = f"{func.__module__}.{func.__name__}"
+    home = sys.modules.get("minigrad" + func.__module__[len("numpy"):]) if func.__module__.startswith("numpy") else None
+    name = _NUMPY_NAMES.get(func.__name__, func.__name__)
+    ours = getattr(home, name, None)
+    if not inspect.isfunction(ours):
+        raise TypeError(f"{numpy_name}() was called on a minigrad Tensor, but minigrad has no {name}: its result "
+                        f"could not be differentiated. Use minigrad's ops, or {numpy_name}(t.data) for the values "
+                        "alone (no gradient)")
+    numpy_signature, our_signature = inspect.signature(func), inspect.signature(ours)
+    where = f"{numpy_name}() on a minigrad Tensor calls {home.__name__}.{name}{our_signature}"
+    positional, keywords = [], {}
+    for i, (key, value) in enumerate(numpy_signature.bind(*args, **kwargs).arguments.items()):
+        mine = our_signature.parameters.get(_NUMPY_KEYWORDS.get(key, key))
+        if i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
+                mine is not None and mine.kind is Parameter.VAR_POSITIONAL):
+            positional.append(value)
+        elif mine is not None:
+            keywords[mine.name] = value
+        elif value is not None and value is not np._NoValue:     # NumPy's defaults change nothing
+            raise TypeError(f"{where}, which takes no {key}= (got {key}={value!r}): minigrad keeps each "
+                            "result's dtype and writes no out= buffers")
+    return ours(*positional, **keywords)
+
+
 def bind_tensor_methods():
     """Give Tensor its operators (x + y, x @ w, -x, x[i], x < y) and methods (x.exp(), x.sum(axis))."""
-    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul}  # noqa: F405
+    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul,  # noqa: F405
+              "mod": remainder}  # noqa: F405
     for name, op in binary.items():
         setattr(Tensor, f"__{name}__", op)
         setattr(Tensor, f"__r{name}__", _reflected(op))
@@ -77,10 +123,13 @@ def bind_tensor_methods():
     Tensor.__hash__ = object.__hash__      # elementwise __eq__ must not make tensors unhashable
     for op in (exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu, softplus,  # noqa: F405
                log_sigmoid, clip, maximum, minimum, sum, max, min, mean, logsumexp, broadcast_to,  # noqa: F405
-               expand_dims, squeeze, pow, matmul, dot):  # noqa: F405
+               expand_dims, squeeze, pow, matmul, dot, round,  # noqa: F405
+               prod, var, std, cumsum, cumprod, ravel, flatten, swapaxes, repeat, diagonal,  # noqa: F405
+               trace, take):  # noqa: F405
         setattr(Tensor, op.__name__, op)
     Tensor.reshape, Tensor.transpose = _reshape_method, _transpose_method
     Tensor.T = property(lambda self: transpose(self))  # noqa: F405
+    Tensor.__array_function__ = _array_function
 
 
 bind_tensor_methods()

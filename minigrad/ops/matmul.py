@@ -5,7 +5,7 @@ import string
 
 import numpy as np
 
-from ..engine import Function, Tensor
+from ..engine import Function, Tensor, buffer
 from .elementwise import mul
 from .shape import reshape
 
@@ -56,7 +56,7 @@ class Linear(Function):
     One node instead of transpose + matmul + add: fewer temporaries, and no x̄ when x is data."""
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
-        y = x @ weight.T
+        y = _matmul(x, weight.T)
         if bias is not None:
             y += bias
         return y
@@ -65,10 +65,17 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad + (False,) * (3 - len(ctx.needs_input_grad))
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = (g @ w) if need_x else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
+        gx = _matmul(g, w) if need_x else None
+        gw = _matmul(g2.T, x.reshape(-1, x.shape[-1])) if need_w else None
         gb = g2.sum(axis=0) if need_b else None
         return gx, gw, gb
+
+
+def _matmul(a, b):
+    """a @ b written into a buffer from the engine's pool (reused from step to step)."""
+    if a.ndim < 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+        return a @ b
+    return np.matmul(a, b, out=buffer(a.shape[:-1] + b.shape[-1:], a.dtype))
 
 
 # ----------------------------------------------------------------------------------------------

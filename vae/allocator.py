@@ -1,4 +1,7 @@
-"""An explicit, opt-in allocator setting for training loops (never applied by `import minigrad`).
+"""An explicit, opt-in allocator setting for training loops (never applied by `import vae`).
+
+It tunes the process, not the autodiff, so it lives with the application (`python -m vae train`
+calls it unless --no-tune-allocator), not in minigrad.
 
 glibc's malloc gives arrays above its mmap threshold straight to the kernel and returns them on free,
 so a training step that makes the same large temporaries every time pays for fresh pages on every step
@@ -36,13 +39,13 @@ def tune_allocator(enable=True, verbose=False):
     libc = _glibc()
     if libc is None:
         if verbose:
-            print("minigrad.tune_allocator: not glibc on Linux; the allocator is left as it is")
+            print("vae.tune_allocator: not glibc on Linux; the allocator is left as it is")
         return None
     settings = TUNED if enable else DEFAULTS
     ok = (libc.mallopt(_M_MMAP_THRESHOLD, settings["mmap_threshold"]) == 1
           and libc.mallopt(_M_TRIM_THRESHOLD, settings["trim_threshold"]) == 1)
     if not ok:
-        raise OSError("minigrad.tune_allocator: mallopt rejected the setting")
+        raise OSError("vae.tune_allocator: mallopt rejected the setting")
     if verbose:
-        print(f"minigrad.tune_allocator: {settings}")
+        print(f"vae.tune_allocator: {settings}")
     return dict(settings)
