@@ -605,3 +605,15 @@ def test_functions_accept_arrays_and_lists_as_numpy_does():
     np.testing.assert_array_equal(mg.linalg.solve(np.array(a), [1.0, 2.0]).data, np.linalg.solve(a, [1.0, 2.0]))
     np.testing.assert_array_equal(mg.linalg.cholesky(np.array(a)).data, np.linalg.cholesky(a))
     np.testing.assert_array_equal(mg.linalg.matrix_power(np.array(a), 2).data, np.linalg.matrix_power(a, 2))
+
+
+def test_minigrad_linalg_imports_as_numpy_linalg_does_and_numpy_dispatches_to_it():
+    import minigrad.linalg
+    from minigrad.linalg import solve
+    assert minigrad.linalg is mg.linalg and solve is mg.linalg.solve
+    a, b = general((), 3), rng(30).standard_normal(3)
+    x = leaf(a)
+    y = np.linalg.solve(x, mg.tensor(b))                 # __array_function__: minigrad.linalg.solve, recorded
+    assert isinstance(y, mg.Tensor) and y.requires_grad
+    np.testing.assert_array_equal(y.data, np.linalg.solve(a, b))
+    assert isinstance(np.linalg.norm(x, axis=1), mg.Tensor)

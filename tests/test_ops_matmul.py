@@ -258,3 +258,14 @@ def test_products_accept_lists_as_numpy_does():
         np.testing.assert_array_equal(getattr(mg, name)(a, b).data, getattr(np, name)(a, b), err_msg=name)
     np.testing.assert_array_equal(mg.tensordot(a, b, 1).data, np.tensordot(a, b, 1))
     np.testing.assert_array_equal(mg.einsum("i,i", a, b).data, np.einsum("i,i", a, b))
+
+
+def test_numpy_functions_on_tensors_call_these_ops():
+    """np.einsum(…, t) and friends dispatch to minigrad's ops (__array_function__), so the gradient flows."""
+    a, b = randn((2, 3), (3, 4))
+    for call in (lambda p, q: np.einsum("ij,jk->ik", p, q), lambda p, q: np.einsum(p, [0, 1], q, [1, 2]),
+                 np.dot, lambda p, q: np.tensordot(p, q, 1), np.kron, lambda p, q: np.outer(p, q)):
+        x = mg.tensor(a, requires_grad=True)
+        y = call(x, mg.tensor(b))
+        assert isinstance(y, mg.Tensor) and y.requires_grad
+        np.testing.assert_array_equal(y.data, call(a, b))

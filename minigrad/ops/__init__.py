@@ -99,7 +99,9 @@ def _array_function(self, func, types, args, kwargs):
     positional, keywords = [], {}
     for i, (key, value) in enumerate(numpy_signature.bind(*args, **kwargs).arguments.items()):
         mine = our_signature.parameters.get(_NUMPY_KEYWORDS.get(key, key))
-        if i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
+        if numpy_signature.parameters[key].kind is Parameter.VAR_POSITIONAL:   # np.einsum(*operands), atleast_1d(*arys)
+            positional.extend(value)
+        elif i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
                 mine is not None and mine.kind is Parameter.VAR_POSITIONAL):
             positional.append(value)
         elif mine is not None:

@@ -10,6 +10,7 @@ triangle, as LAPACK does, and take the matrix as symmetric: their gradient is th
 """
 
 import operator
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -24,6 +25,9 @@ __all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular', 'Solve
     'VectorNorm', 'norm', 'vector_norm', 'matrix_norm', 'vecdot', 'matrix_power', 'matmul', 'tensordot']
 
 LinAlgError = np.linalg.LinAlgError     # a ValueError, as NumPy raises it
+
+# `import minigrad.linalg` works as `import numpy.linalg` does, and np.linalg.X(tensor) finds minigrad.linalg.X
+sys.modules.setdefault("minigrad.linalg", sys.modules[__name__])
 
 
 def _t(x):
