@@ -122,7 +122,10 @@ def interleaved(fns, steps, warmup=3):
 
 def peak_traced_bytes(fn):
     """Peak bytes allocated through Python/NumPy's allocator while fn() runs, above what was live
-    before it (tracemalloc sees NumPy's array buffers)."""
+    before it (tracemalloc sees NumPy's array buffers). minigrad's buffer pool is emptied first, so the
+    arrays a step keeps in it for the next step are counted too: they are the step's working memory."""
+    from minigrad import engine
+    engine.release_buffers()
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()

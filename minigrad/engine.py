@@ -104,8 +104,9 @@ class Tensor:
     """An ndarray `.data` plus what reverse mode needs: `.grad`, `.requires_grad`, and the node
     (`grad_fn`) that produced it. `Tensor(ndarray)` wraps the array without copying it;
     `minigrad.tensor(data)` copies. Operators and methods (x + y, x @ w, x.sum()) are the ops of
-    minigrad.ops, bound to Tensor by `minigrad.ops.bind_tensor_methods`; len(), item(), repr() and
-    in-place writes (x[i] = v) are defined with the tensor factories, after the backward pass."""
+    minigrad.ops, bound to Tensor by `minigrad.ops.bind_tensor_methods`; len(), item(), repr(),
+    retain_grad() and in-place writes (x[i] = v) are defined with the tensor factories, after the
+    backward pass."""
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "__weakref__")
     # Make `ndarray <op> Tensor` call Tensor's reflected operator instead of looping over the array.
@@ -140,17 +141,6 @@ class Tensor:
             if self.requires_grad or self._node is not None else None
         return Tensor._wrap(self.data, False, cut)
 
-    def zero_grad(self):
-        self.grad = None
-
-    def retain_grad(self):
-        """Keep `.grad` on this interior tensor after backward (leaves always get theirs)."""
-        if not self.requires_grad:
-            raise RuntimeError("retain_grad(): this tensor does not require grad, so it will get "
-                               "no gradient")
-        if self._node is not None:
-            self._node.retained = weakref.ref(self)
-
     def backward(self, grad=None, retain_graph=False):
         """Accumulate ∂self/∂leaf (weighted by `grad`) into every leaf's `.grad`.
 
@@ -175,13 +165,11 @@ class Tensor:
 class Function:
     """Subclass with `forward(ctx, *arrays, **options)` and `backward(ctx, grad)`; call `.apply`.
 
-    `forward` receives ndarrays where the caller passed tensors (other arguments pass through) and
-    may keep what backward needs with `ctx.save_for_backward(...)` or as attributes of ctx.
-    `backward` returns one gradient per positional argument of forward (a bare array when there
-    is one), each with the shape of the broadcast result or of the input: the engine reduces
-    broadcast axes itself. Return None for inputs that get no gradient; check
-    `ctx.needs_input_grad[i]` to skip work for inputs that do not need one. Positions listed in
-    `nondifferentiable` never receive a gradient, however the inputs are flagged.
+    `forward` gets ndarrays for tensors (other arguments pass through) and keeps what backward needs
+    with `ctx.save_for_backward(...)` or as attributes of ctx. `backward` returns one gradient per
+    positional input (a bare array for one), of the broadcast result's or the input's shape (the
+    engine undoes broadcasting), None where `ctx.needs_input_grad[i]` is False. Positions listed in
+    `nondifferentiable` never receive a gradient.
 
     A node keeps its `parents` (per input, the node that made it, or the input itself when it is
     a leaf, a constant or a tensor cut from the graph): not the intermediate tensors, whose arrays
@@ -418,6 +406,21 @@ def _repr(self):
     elif self.requires_grad:
         extra += ", requires_grad=True"
     return f"tensor({body}{extra})"
+
+
+def _zero_grad(self):
+    self.grad = None
+
+def _retain_grad(self):
+    """Keep `.grad` on this interior tensor after backward (leaves always get theirs)."""
+    if not self.requires_grad:
+        raise RuntimeError("retain_grad(): this tensor does not require grad, so it will get "
+                           "no gradient")
+    if self._node is not None:
+        self._node.retained = weakref.ref(self)
+
+
+Tensor.zero_grad, Tensor.retain_grad = _zero_grad, _retain_grad
 
 
 Tensor.__len__, Tensor.item, Tensor.numpy = _len, _item, _numpy

@@ -43,6 +43,23 @@ def _check_scale(op, sigma):
                          "σ = exp(½ log σ²) underflow to 0 because log σ² diverged?")
 
 
+def _constant_noise(op, eps):
+    """ε as given to a reparameterization node: it must be a constant, drawn outside the graph."""
+    if isinstance(eps, Tensor) and eps.requires_grad:
+        raise ValueError(f"{op}: eps requires grad, but ε must be a constant drawn outside the graph (the "
+                         "point of the trick); pass eps.detach() or an ndarray")
+
+
+def _noise_array(op, eps, event, expected, dtype):
+    """ε as an array of `dtype` ending in the shape `event`, or an error saying what was `expected`."""
+    eps = np.asarray(eps)
+    if eps.ndim < len(event) or eps.shape[eps.ndim - len(event):] != event:
+        raise ValueError(f"{op}: eps has shape {eps.shape}, expected {expected}")
+    if eps.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: eps must hold real numbers, got dtype {eps.dtype}")
+    return eps.astype(dtype, copy=False)      # ε never upcasts float32
+
+
 class GaussianReparam(Function):
     """z = μ + σ ⊙ ε, one graph node with ε a constant input.
 
@@ -54,22 +71,15 @@ class GaussianReparam(Function):
 
     @classmethod
     def apply(cls, mu, sigma, eps):
-        if isinstance(eps, Tensor) and eps.requires_grad:
-            raise ValueError("GaussianReparam: eps requires grad, but ε must be a constant drawn outside "
-                             "the graph (the point of the trick); pass eps.detach() or an ndarray")
+        _constant_noise("GaussianReparam", eps)
         return super().apply(mu, sigma, eps)
 
     def forward(ctx, mu, sigma, eps):
         batch = _batch_shape("GaussianReparam", mu, sigma)
-        eps = np.asarray(eps)
-        if eps.ndim < len(batch) or eps.shape[eps.ndim - len(batch):] != batch:
-            raise ValueError(f"GaussianReparam: eps has shape {eps.shape}, expected the batch shape {batch} of "
-                             f"mu/sigma or (M, *{batch}) with a leading sample axis (or several: "
-                             f"(*sample_shape, *{batch}))")
-        if eps.dtype.kind not in "fiu":
-            raise TypeError(f"GaussianReparam: eps must hold real numbers, got dtype {eps.dtype}")
+        eps = _noise_array("GaussianReparam", eps, batch,
+                           f"the batch shape {batch} of mu/sigma or (M, *{batch}) with a leading sample "
+                           f"axis (or several: (*sample_shape, *{batch}))", np.result_type(mu, sigma))
         _check_scale("GaussianReparam", sigma)
-        eps = eps.astype(np.result_type(mu, sigma), copy=False)     # ε never upcasts float32
         ctx.save_for_backward(eps)
         z = sigma * eps
         z += mu
@@ -148,22 +158,16 @@ class MultivariateGaussianReparam(Function):
 
     @classmethod
     def apply(cls, mu, L, eps):
-        if isinstance(eps, Tensor) and eps.requires_grad:
-            raise ValueError("MultivariateGaussianReparam: eps requires grad, but ε must be a constant drawn "
-                             "outside the graph (the point of the trick); pass eps.detach() or an ndarray")
+        _constant_noise("MultivariateGaussianReparam", eps)
         return super().apply(mu, L, eps)
 
     def forward(ctx, mu, L, eps):
         batch = _mvn_batch_shape("MultivariateGaussianReparam", mu, L)
         event = batch + np.shape(mu)[-1:]
-        eps = np.asarray(eps)
-        if eps.ndim < len(event) or eps.shape[eps.ndim - len(event):] != event:
-            raise ValueError(f"MultivariateGaussianReparam: eps has shape {eps.shape}, expected (*sample_shape, "
-                             f"*{batch}, {event[-1]}): the batch shape of mu/scale_tril and the event size")
-        if eps.dtype.kind not in "fiu":
-            raise TypeError(f"MultivariateGaussianReparam: eps must hold real numbers, got dtype {eps.dtype}")
+        eps = _noise_array("MultivariateGaussianReparam", eps, event,
+                           f"(*sample_shape, *{batch}, {event[-1]}): the batch shape of mu/scale_tril and the "
+                           "event size", np.result_type(mu, L))
         _check_scale_tril("MultivariateGaussianReparam", L)
-        eps = eps.astype(np.result_type(mu, L), copy=False)      # ε never upcasts float32
         ctx.save_for_backward(eps)
         return _affine_tril(mu, L, eps)
 

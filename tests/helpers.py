@@ -54,3 +54,16 @@ def assert_unbiased(per_sample, truth, what, detect=DETECT):
     margin = power_margin(se, truth, detect)
     assert np.all(margin <= 1), (f"{what}: N = {n} is too small to detect a {detect:.0%} bias with 99 % power "
                                  f"(power margin {margin}; it needs N ≥ {int(n * margin.max() ** 2):,})")
+
+
+def new_run(path, data, **options):
+    """A small run directory (16 hidden units, 3 epochs, batch 50) on `data`, ready to train."""
+    from vae.train import TrainConfig, start_run
+    config = TrainConfig(**{"data": data, "hidden": (16,), "epochs": 3, "batch_size": 50, **options})
+    start_run(config, str(path))
+    return str(path)
+
+
+def quiet_train(run_dir, **kwargs):
+    from vae.train import train
+    return train(run_dir, quiet=True, **kwargs)

@@ -68,8 +68,10 @@ def per_matrix(fn, *arrays, core=None):
 
 def test_linalg_is_its_own_namespace_as_in_numpy():
     assert mg.linalg.cholesky is mg.ops.linalg.cholesky
-    for name in ("cholesky", "solve_triangular"):
+    for name in ("cholesky", "solve_triangular", "solve", "inv", "det", "slogdet", "eigh", "eigvalsh", "svdvals",
+                 "svd", "pinv", "norm", "vector_norm", "matrix_norm", "vecdot", "matrix_power"):
         assert hasattr(mg.linalg, name) and not hasattr(mg, name), name
+    assert mg.linalg.matmul is mg.matmul and mg.linalg.tensordot is mg.tensordot      # in both, as NumPy 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,7 +166,8 @@ def test_solve_triangular_options_against_scipy(lower, trans, unit_diagonal):
     ((7,), (7, 4, 2)),            # a stack of 7 > M = 4: substitution over the stack
     ((7,), (4, 2)),               # b broadcast over a's stack
     ((2, 1), (1, 5, 4, 3)),       # batch axes broadcast both ways (10 matrices: substitution)
-    ((), (6, 4, 1)),              # a broadcast over b's stack
+    ((), (6, 4, 1)),              # one a for b's whole stack: one LAPACK call, the columns side by side
+    ((), (2, 3, 4, 2)),
     ((0,), (4, 2)),               # an empty stack
 ])
 @pytest.mark.parametrize("lower,trans", [(True, 0), (False, 1)])
@@ -197,8 +200,10 @@ def test_solve_triangular_with_an_ill_conditioned_cholesky_factor():
                         [leaf(a), leaf(b)], eps=1e-4) is True
 
 
-def test_solve_triangular_keeps_float32():
-    a, b = leaf(triangular((5,), 3, True).astype(np.float32)), leaf(np.ones((5, 3, 2), np.float32))
+@pytest.mark.parametrize("a_batch", [(), (2,), (5,)])      # the three paths: one call, per matrix, substitution
+def test_solve_triangular_keeps_float32(a_batch):
+    a = leaf(triangular(a_batch, 3, True).astype(np.float32))
+    b = leaf(np.ones(a_batch + (3, 2) if a_batch else (5, 3, 2), np.float32))
     x = mg.linalg.solve_triangular(a, b, lower=True)
     assert x.dtype == np.float32
     x.sum().backward()
@@ -219,3 +224,409 @@ def test_solve_triangular_errors():
     singular[1, 2, 2] = 0.0
     with pytest.raises(np.linalg.LinAlgError, match=r"singular matrix: a zero on the diagonal .* \(1, 2\)"):
         mg.linalg.solve_triangular(mg.tensor(singular), mg.tensor(np.ones(3)), lower=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# solve, inv, det, slogdet
+
+def general(batch, n, seed=0):
+    """Well-conditioned general square matrices: Gaussian entries plus 3·I."""
+    return rng(seed).standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+def ill_conditioned(batch, n, seed=0, cond=1e6):
+    """U diag(σ) Vᵀ with σ log-spaced in [1, cond] and random orthogonal U, V: condition number cond."""
+    r = rng(seed)
+    u, _ = np.linalg.qr(r.standard_normal(batch + (n, n)))
+    v, _ = np.linalg.qr(r.standard_normal(batch + (n, n)))
+    return (u * np.logspace(0, np.log10(cond), n)) @ np.swapaxes(v, -1, -2)
+
+
+@pytest.mark.parametrize("a_batch,b_shape", [((), (4,)), ((), (4, 2)), ((3,), (4,)), ((3,), (3, 4, 2)),
+                                             ((2, 1), (3, 4, 1)), ((), (2, 4, 3)), ((0,), (4, 2))])
+def test_solve(a_batch, b_shape):
+    a, b = general(a_batch, 4), rng(1).standard_normal(b_shape)
+    got = mg.linalg.solve(mg.tensor(a), mg.tensor(b)).data
+    if b.ndim == 1:
+        want = per_matrix(lambda p: np.linalg.solve(p, b), a, core=(4,))
+    else:
+        want = per_matrix(np.linalg.solve, a, b, core=b.shape[-2:])
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert mg.gradcheck(mg.linalg.solve, [leaf(a), leaf(b)]) is True
+
+
+def test_solve_matches_numpy_exactly_where_numpy_reads_b_the_same_way():
+    a, b = general((3,), 4), rng(1).standard_normal((3, 4, 2))
+    np.testing.assert_array_equal(mg.linalg.solve(mg.tensor(a), mg.tensor(b)).data, np.linalg.solve(a, b))
+
+
+@pytest.mark.parametrize("batch", BATCHES + [(0,)])
+def test_inv(batch):
+    a = general(batch, 3)
+    np.testing.assert_array_equal(mg.linalg.inv(mg.tensor(a)).data, np.linalg.inv(a))
+    assert mg.gradcheck(mg.linalg.inv, [leaf(a)]) is True
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("n", [1, 3])
+def test_det_and_slogdet(batch, n):
+    a = general(batch, n)
+    a[..., 0, :] *= -1                                  # both signs of det in the stack
+    np.testing.assert_array_equal(mg.linalg.det(mg.tensor(a)).data, np.linalg.det(a))
+    sign, logabsdet = mg.linalg.slogdet(mg.tensor(a))
+    want = np.linalg.slogdet(a)
+    np.testing.assert_array_equal(sign.data, want.sign)
+    np.testing.assert_array_equal(logabsdet.data, want.logabsdet)
+    assert mg.gradcheck(mg.linalg.det, [leaf(a)]) is True
+    assert mg.gradcheck(lambda x: mg.linalg.slogdet(x).logabsdet, [leaf(a)]) is True
+
+
+def test_slogdet_sign_is_a_constant_and_logabsdet_has_the_inverse_transpose_gradient():
+    a = general((2,), 3, seed=3)
+    x = leaf(a)
+    sign, logabsdet = mg.linalg.slogdet(x)
+    assert not sign.requires_grad and sign.grad_fn is None
+    logabsdet.sum().backward()
+    np.testing.assert_allclose(x.grad, np.swapaxes(np.linalg.inv(a), -1, -2), rtol=1e-12)
+
+
+def test_det_of_empty_matrices():
+    a = np.zeros((2, 0, 0))
+    x = leaf(a)
+    y = mg.linalg.det(x)
+    np.testing.assert_array_equal(y.data, np.linalg.det(a))      # the empty product: 1
+    y.sum().backward()
+    assert x.grad.shape == (2, 0, 0)
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
+    """det is a polynomial, so it has a gradient everywhere; at rank M − 1 it is the non-zero cofactor matrix,
+    which the SVD form computes without an inverse (det(A)·A⁻ᵀ would be 0·∞)."""
+    a = rng(4).standard_normal((3, 3))
+    a[2] = a[0] - 2 * a[1]                              # rank 2: det = 0
+    x = leaf(a)
+    mg.linalg.det(x).backward()
+    cof = np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(3)]
+                    for i in range(3)])
+    np.testing.assert_allclose(x.grad, cof, rtol=1e-10, atol=1e-12)
+    assert np.abs(cof).max() > 0.1
+    assert mg.gradcheck(mg.linalg.det, [leaf(a)]) is True
+
+
+def test_ill_conditioned_solve_inv_slogdet():
+    """Condition number 1e6 (singular values 1 … 1e6, so ‖A⁻¹‖ = 1 and solve, inv and log|det| have unit-scale
+    derivatives): forward equal to NumPy's, gradients against finite differences. The entries of A are up to
+    1e6, so a step of 1e-6 would be lost in rounding (error ~cond·ε_mach / eps ≈ 1e-4); eps = 1e-3 keeps that at
+    1e-7 while the O(eps²) truncation error stays ~1e-6."""
+    a = ill_conditioned((2,), 4, seed=5)
+    assert np.linalg.cond(a).min() > 0.9e6
+    b = rng(6).standard_normal((2, 4, 1))
+    np.testing.assert_array_equal(mg.linalg.solve(mg.tensor(a), mg.tensor(b)).data, np.linalg.solve(a, b))
+    np.testing.assert_array_equal(mg.linalg.inv(mg.tensor(a)).data, np.linalg.inv(a))
+    np.testing.assert_array_equal(mg.linalg.slogdet(mg.tensor(a)).logabsdet.data, np.linalg.slogdet(a).logabsdet)
+    assert mg.gradcheck(mg.linalg.solve, [leaf(a), leaf(b)], eps=1e-3) is True
+    assert mg.gradcheck(mg.linalg.inv, [leaf(a)], eps=1e-3) is True
+    assert mg.gradcheck(lambda p: mg.linalg.slogdet(p).logabsdet, [leaf(a)], eps=1e-3) is True
+
+
+def test_solve_inv_det_keep_float32():
+    a = leaf(general((2,), 3).astype(np.float32))
+    b = leaf(np.ones((2, 3, 1), np.float32))
+    for y in (mg.linalg.solve(a, b), mg.linalg.inv(a), mg.linalg.det(a), mg.linalg.slogdet(a).logabsdet):
+        assert y.dtype == np.float32
+        a.grad = None
+        y.sum().backward()
+        assert a.grad.dtype == np.float32
+
+
+def test_solve_inv_det_errors():
+    with pytest.raises(np.linalg.LinAlgError, match=r"Solve: a must be a square matrix.*\(2, 3\)"):
+        mg.linalg.solve(mg.tensor(np.ones((2, 3))), mg.tensor(np.ones(2)))
+    with pytest.raises(ValueError, match=r"Solve: b must have shape .* M = 3.*b \(4, 2\)"):
+        mg.linalg.solve(mg.tensor(general((), 3)), mg.tensor(np.ones((4, 2))))
+    with pytest.raises(ValueError, match=r"Solve: the batch axes of a \(2, 3, 3\) and b \(5, 3, 1\) do not broadcast"):
+        mg.linalg.solve(mg.tensor(general((2,), 3)), mg.tensor(np.ones((5, 3, 1))))
+    with pytest.raises(np.linalg.LinAlgError, match="Solve: Singular matrix"):
+        mg.linalg.solve(mg.tensor(np.ones((3, 3))), mg.tensor(np.ones(3)))
+    with pytest.raises(np.linalg.LinAlgError, match="Inv: Singular matrix"):
+        mg.linalg.inv(mg.tensor(np.ones((3, 3))))
+    for fn, name in ((mg.linalg.inv, "Inv"), (mg.linalg.det, "Det"), (mg.linalg.slogdet, "Slogdet")):
+        with pytest.raises(np.linalg.LinAlgError, match=rf"{name}: a must be a square matrix.*\(3,\)"):
+            fn(mg.tensor(np.ones(3)))
+
+
+# ----------------------------------------------------------------------------------------------
+# eigh, eigvalsh, svdvals
+
+def sign_free(v):
+    """A function of the eigenvectors that does not depend on their arbitrary signs: V ⊙ (first row of V)."""
+    return v * v[..., :1, :]
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("UPLO", ["L", "U"])
+def test_eigh(batch, UPLO):
+    a = rng(7).standard_normal(batch + (4, 4))           # not symmetric: eigh reads one triangle, as NumPy
+    w, v = mg.linalg.eigh(mg.tensor(a), UPLO=UPLO)
+    want = np.linalg.eigh(a, UPLO=UPLO)
+    np.testing.assert_array_equal(w.data, want.eigenvalues)
+    np.testing.assert_array_equal(v.data, want.eigenvectors)
+    np.testing.assert_array_equal(mg.linalg.eigvalsh(mg.tensor(a), UPLO).data, want.eigenvalues)
+    s = spd(batch, 4, seed=8, cond=30)                   # eigenvalues 1 … 30, log-spaced: distinct
+    assert mg.gradcheck(lambda x: mg.linalg.eigh(sym(x), UPLO).eigenvalues, [leaf(s)]) is True
+    assert mg.gradcheck(lambda x: sign_free(mg.linalg.eigh(sym(x), UPLO).eigenvectors), [leaf(s)]) is True
+
+
+def test_eigh_eigenvalue_gradient_with_repeated_eigenvalues():
+    """With V unused, Ā = V diag(w̄) Vᵀ needs no eigenvalue gap: sum(w) = trace(A) has gradient I even at A = I."""
+    x = leaf(np.eye(3))
+    mg.sum(mg.linalg.eigvalsh(x)).backward()
+    np.testing.assert_allclose(x.grad, np.eye(3), atol=1e-15)
+    assert np.isfinite(x.grad).all()
+
+
+def test_eigh_ill_conditioned():
+    """Eigenvalues 1 … 1e6 of an SPD matrix (distinct, gaps ≥ 1): eigenvalues and sign-free eigenvector
+    functions against finite differences (eps = 1e-5 ≪ the smallest gap)."""
+    s = spd((2,), 4, seed=9, cond=1e6)
+    assert mg.gradcheck(lambda x: mg.linalg.eigh(sym(x)).eigenvalues * 1e-6, [leaf(s)], eps=1e-5) is True
+    assert mg.gradcheck(lambda x: sign_free(mg.linalg.eigh(sym(x)).eigenvectors), [leaf(s)], eps=1e-5) is True
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 3), (2, 3, 5), (1, 2, 2)])
+def test_svdvals(shape):
+    a = rng(10).standard_normal(shape)
+    np.testing.assert_allclose(mg.linalg.svdvals(mg.tensor(a)).data, np.linalg.svd(a, compute_uv=False),
+                               rtol=1e-12)
+    assert mg.gradcheck(mg.linalg.svdvals, [leaf(a)]) is True
+
+
+def weighted_pairs(result, k):
+    """Σᵢ cᵢ uᵢ vᵢᵀ with fixed weights c = 1 … k: a function of U and V that does not depend on the arbitrary
+    sign of each singular pair (uᵢ, vᵢ)."""
+    return mg.matmul(result.U[..., :, :k] * mg.tensor(np.arange(1.0, k + 1)), result.Vh[..., :k, :])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3), (2, 3, 4)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd(shape, full_matrices):
+    a = rng(19).standard_normal(shape)
+    got = mg.linalg.svd(mg.tensor(a), full_matrices=full_matrices)
+    want = np.linalg.svd(a, full_matrices=full_matrices)
+    for ours, theirs in zip(got, want):
+        np.testing.assert_array_equal(ours.data, theirs)
+    k = min(shape[-2:])
+    assert mg.gradcheck(lambda x: mg.linalg.svd(x, full_matrices).S, [leaf(a)]) is True
+    assert mg.gradcheck(lambda x: weighted_pairs(mg.linalg.svd(x, full_matrices), k), [leaf(a)]) is True
+
+
+def test_svd_compute_uv_false_is_svdvals():
+    a = rng(20).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(mg.linalg.svd(mg.tensor(a), compute_uv=False).data,
+                               np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 5), (3, 4, 2)])
+def test_pinv(shape):
+    a = rng(21).standard_normal(shape)                  # full rank, so the rank is locally constant
+    np.testing.assert_array_equal(mg.linalg.pinv(mg.tensor(a)).data, np.linalg.pinv(a))
+    assert mg.gradcheck(mg.linalg.pinv, [leaf(a)]) is True
+
+
+def test_eigh_and_svdvals_errors():
+    with pytest.raises(np.linalg.LinAlgError, match=r"Eigh: a must be a square matrix.*\(2, 3\)"):
+        mg.linalg.eigh(mg.tensor(np.ones((2, 3))))
+    for fn, name in ((mg.linalg.svdvals, "SvdVals"), (mg.linalg.svd, "Svd"), (mg.linalg.pinv, "Pinv")):
+        with pytest.raises(np.linalg.LinAlgError, match=rf"{name}: a must be a matrix.*\(3,\)"):
+            fn(mg.tensor(np.ones(3)))
+
+
+# ----------------------------------------------------------------------------------------------
+# norm
+
+NORMS = [  # (ord, axis): vector norms over one axis, matrix norms over two, and axis=None
+    (None, None), (None, 1), (2, -1), (1, 0), (3, 2), (0.5, 1), (-1, 1), (np.inf, 1), (-np.inf, 2), (0, 1),
+    (None, (1, 2)), ("fro", (0, 2)), ("nuc", (1, 2)), (2, (2, 1)), (-2, (1, 2)), (1, (1, 2)), (-1, (2, 0)),
+    (np.inf, (1, 2)), (-np.inf, (0, 1)),
+]
+
+
+@pytest.mark.parametrize("ord,axis", NORMS, ids=[f"{o}-{a}" for o, a in NORMS])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_norm(ord, axis, keepdims):
+    x = rng(11).standard_normal((3, 4, 5))
+    got = mg.linalg.norm(mg.tensor(x), ord, axis, keepdims).data
+    want = np.linalg.norm(x, ord, axis, keepdims)
+    assert got.shape == want.shape
+    if ord in (2, -2, "nuc") and np.ndim(axis) == 1:
+        np.testing.assert_allclose(got, want, rtol=1e-12)   # singular values from the SVD with U, V: last bits differ
+    else:
+        np.testing.assert_array_equal(got, want)
+    assert mg.gradcheck(lambda t: mg.linalg.norm(t, ord, axis, keepdims), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("ord", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+def test_norm_of_a_matrix_with_axis_none(ord):
+    x = rng(12).standard_normal((4, 3))
+    np.testing.assert_allclose(mg.linalg.norm(mg.tensor(x), ord).data, np.linalg.norm(x, ord), rtol=1e-12)
+    assert mg.gradcheck(lambda t: mg.linalg.norm(t, ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("ord", [None, 1, 2, 3, np.inf, -np.inf, 0])
+def test_norm_of_a_vector_with_axis_none(ord):
+    x = rng(13).standard_normal(5)
+    np.testing.assert_array_equal(mg.linalg.norm(mg.tensor(x), ord).data, np.linalg.norm(x, ord))
+    assert mg.gradcheck(lambda t: mg.linalg.norm(t, ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("ord", [None, 1, 3, 0.5, np.inf, -np.inf])
+def test_norm_subgradient_at_the_zero_vector_is_zero_as_pytorch(ord):
+    x = leaf(np.zeros((2, 3)))
+    mg.linalg.norm(x, ord, axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 3)))
+
+
+def test_norm_subgradients_at_ties_and_zeros_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for ord in (np.inf, -np.inf, 1, 0.5, 2):
+        v = np.array([0.0, -3.0, 3.0, 1.0])
+        x = leaf(v)
+        mg.linalg.norm(x, ord).backward()
+        t = torch.tensor(v, requires_grad=True)
+        torch.linalg.vector_norm(t, float(ord)).backward()
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-15, err_msg=f"ord={ord}")
+
+
+def test_norm_keeps_float32():
+    x = leaf(rng(14).standard_normal((3, 4)).astype(np.float32))
+    for ord in (None, 1, "nuc", np.inf):
+        y = mg.linalg.norm(x, ord)
+        assert y.dtype == np.float32, ord
+        x.grad = None
+        y.backward()
+        assert x.grad.dtype == np.float32
+
+
+def test_norm_errors():
+    x = mg.tensor(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"norm: ord=1 with axis=None needs a vector or a matrix.*\(2, 3, 4\)"):
+        mg.linalg.norm(x, 1)
+    with pytest.raises(ValueError, match="norm: ord='fro' is a matrix norm"):
+        mg.linalg.norm(x, "fro", axis=1)
+    with pytest.raises(ValueError, match="norm: invalid ord 3 for a matrix norm"):
+        mg.linalg.norm(x, 3, axis=(1, 2))
+    with pytest.raises(ValueError, match="norm: axis must be one axis or two different axes"):
+        mg.linalg.norm(x, None, axis=(1, -2))
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), (2, 0), (-1, 1), (0, 1, 2)])
+@pytest.mark.parametrize("ord", [2, 1, np.inf, 3])
+def test_vector_norm(axis, ord):
+    x = rng(22).standard_normal((3, 4, 5))
+    for keepdims in (False, True):
+        got = mg.linalg.vector_norm(mg.tensor(x), axis=axis, keepdims=keepdims, ord=ord).data
+        np.testing.assert_array_equal(got, np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord))
+    assert mg.gradcheck(lambda t: mg.linalg.vector_norm(t, axis=axis, keepdims=True, ord=ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, 2, -np.inf])
+def test_matrix_norm(ord):
+    x = rng(23).standard_normal((2, 4, 3))
+    for keepdims in (False, True):
+        got = mg.linalg.matrix_norm(mg.tensor(x), keepdims=keepdims, ord=ord).data
+        np.testing.assert_allclose(got, np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord), rtol=1e-12)
+    assert mg.gradcheck(lambda t: mg.linalg.matrix_norm(t, ord=ord), [leaf(x)]) is True
+
+
+@pytest.mark.parametrize("shapes,axis", [(((4,), (4,)), -1), (((2, 1, 4), (3, 4)), -1), (((4, 2), (4, 1)), 0)])
+def test_vecdot(shapes, axis):
+    a, b = (rng(24 + i).standard_normal(s) for i, s in enumerate(shapes))
+    np.testing.assert_allclose(mg.linalg.vecdot(mg.tensor(a), mg.tensor(b), axis=axis).data,
+                               np.linalg.vecdot(a, b, axis=axis), rtol=1e-12)
+    assert mg.gradcheck(lambda p, q: mg.linalg.vecdot(p, q, axis=axis), [leaf(a), leaf(b)]) is True
+
+
+# ----------------------------------------------------------------------------------------------
+# matrix_power
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, -1, -2, -3])
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_matrix_power(n, batch):
+    a = general(batch, 3) / 3
+    got = mg.linalg.matrix_power(mg.tensor(a), n)
+    np.testing.assert_array_equal(got.data, np.linalg.matrix_power(a, n))   # NumPy's order of products
+    if n == 0:
+        assert not got.requires_grad                     # the identity: a constant
+    else:
+        assert mg.gradcheck(lambda x: mg.linalg.matrix_power(x, n), [leaf(a)]) is True
+
+
+def test_matrix_power_errors():
+    with pytest.raises(np.linalg.LinAlgError, match=r"matrix_power: a must be a square matrix.*\(2, 3\)"):
+        mg.linalg.matrix_power(mg.tensor(np.ones((2, 3))), 2)
+    with pytest.raises(TypeError):
+        mg.linalg.matrix_power(mg.tensor(np.eye(2)), 1.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# An independent reference: PyTorch's gradients in float64 (skipped where PyTorch is absent)
+
+def test_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a, s = general((2,), 3, seed=15), spd((2,), 3, seed=16)
+    b = rng(17).standard_normal((2, 3, 2))
+    g = rng(18)
+    cases = {
+        "cholesky": (lambda m: mg.linalg.cholesky(m), lambda m: torch.linalg.cholesky(m), s),
+        "solve": (lambda m: mg.linalg.solve(m, mg.tensor(b)), lambda m: torch.linalg.solve(m, torch.tensor(b)), a),
+        "inv": (mg.linalg.inv, torch.linalg.inv, a),
+        "det": (mg.linalg.det, torch.linalg.det, a),
+        "logabsdet": (lambda m: mg.linalg.slogdet(m).logabsdet, lambda m: torch.linalg.slogdet(m).logabsdet, a),
+        "eigvalsh": (mg.linalg.eigvalsh, torch.linalg.eigvalsh, s),
+        "nuc": (lambda m: mg.linalg.norm(m, "nuc", axis=(1, 2)), lambda m: torch.linalg.matrix_norm(m, "nuc"), a),
+        "pinv": (mg.linalg.pinv, torch.linalg.pinv, a[:, :, :2]),
+        "svd": (lambda m: weighted_pairs(mg.linalg.svd(m, False), 2),
+                lambda m: (lambda u, s, vh: (u * torch.tensor([1.0, 2.0], dtype=m.dtype)) @ vh)(
+                    *torch.linalg.svd(m, full_matrices=False)), a[:, :, :2]),
+    }
+    for name, (ours, theirs, m) in cases.items():
+        x, t = leaf(m), torch.tensor(m, requires_grad=True)
+        y = ours(x)
+        w = g.standard_normal(y.shape)
+        y.backward(w)
+        theirs(t).backward(torch.tensor(w))
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_functions_accept_arrays_and_lists_as_numpy_does():
+    a = [[4.0, 1.0], [1.0, 3.0]]
+    np.testing.assert_array_equal(mg.linalg.norm([3.0, 4.0]).data, 5.0)
+    np.testing.assert_array_equal(mg.linalg.solve(np.array(a), [1.0, 2.0]).data, np.linalg.solve(a, [1.0, 2.0]))
+    np.testing.assert_array_equal(mg.linalg.cholesky(np.array(a)).data, np.linalg.cholesky(a))
+    np.testing.assert_array_equal(mg.linalg.matrix_power(np.array(a), 2).data, np.linalg.matrix_power(a, 2))
+
+
+def test_minigrad_linalg_imports_as_numpy_linalg_does_and_numpy_dispatches_to_it():
+    import minigrad.linalg
+    from minigrad.linalg import solve
+    assert minigrad.linalg is mg.linalg and solve is mg.linalg.solve
+    a, b = general((), 3), rng(30).standard_normal(3)
+    x = leaf(a)
+    y = np.linalg.solve(x, mg.tensor(b))                 # __array_function__: minigrad.linalg.solve, recorded
+    assert isinstance(y, mg.Tensor) and y.requires_grad
+    np.testing.assert_array_equal(y.data, np.linalg.solve(a, b))
+    assert isinstance(np.linalg.norm(x, axis=1), mg.Tensor)
+
+
+def test_ill_conditioned_cholesky_gradient_matches_pytorch():
+    """Condition number 1e6: the two implementations of the same stable formula agree to 1e-9 of the gradient's
+    scale (rounding amplified by at most cond(L) = 1e3 from ~1e-16)."""
+    torch = pytest.importorskip("torch")
+    a = spd((3,), 6, seed=1, cond=1e6)
+    g = rng(31).standard_normal(a.shape)
+    x, t = leaf(a), torch.tensor(a, requires_grad=True)
+    mg.linalg.cholesky(x).backward(g)
+    torch.linalg.cholesky(t).backward(torch.tensor(g))
+    want = t.grad.numpy()
+    assert np.abs(x.grad - want).max() <= 1e-9 * np.abs(want).max()

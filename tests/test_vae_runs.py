@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import new_run, quiet_train
 
 import vae.io
 import vae.train
@@ -21,7 +22,7 @@ from vae import VAE, CheckpointError, DataError, VAEError, load_dataset
 from vae.cli import build_parser, main
 from vae.data import load_digits
 from vae.io import load_npz
-from vae.train import CHECKPOINT, METRICS, TrainConfig, read_metrics, start_run, train
+from vae.train import CHECKPOINT, METRICS, read_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -33,16 +34,6 @@ def digits_subset(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "digits300.npz"
     np.savez(path, train=d.train[:300], test=d.test[:100])
     return str(path)
-
-
-def new_run(path, data, **options):
-    config = TrainConfig(**{"data": data, "hidden": (16,), "epochs": 3, "batch_size": 50, **options})
-    start_run(config, str(path))
-    return str(path)
-
-
-def quiet_train(run_dir, **kwargs):
-    return train(run_dir, quiet=True, **kwargs)
 
 
 def send_at(epoch, batch, sig=signal.SIGINT):

@@ -7,6 +7,7 @@ import signal
 
 import numpy as np
 import pytest
+from helpers import new_run, quiet_train
 
 import minigrad as mg
 from vae import VAE, CheckpointError, VAEError
@@ -19,8 +20,6 @@ from vae.train import (
     TrainConfig,
     load_checkpoint,
     read_metrics,
-    start_run,
-    train,
 )
 
 
@@ -32,16 +31,6 @@ def digits_subset(tmp_path_factory):
     np.savez(path, train=d.train[:300], test=d.test[:100], train_labels=d.train_labels[:300],
              test_labels=d.test_labels[:100])
     return str(path)
-
-
-def new_run(path, data, **options):
-    config = TrainConfig(**{"data": data, "hidden": (16,), "epochs": 3, "batch_size": 50, **options})
-    start_run(config, str(path))
-    return str(path)
-
-
-def quiet_train(run_dir, **kwargs):
-    return train(run_dir, quiet=True, **kwargs)
 
 
 def interrupt_at(epoch, batch):

@@ -112,9 +112,9 @@ MUTANTS = [
            "reconstruction = log_px + 1.05 * weight * (log_q - log_q.detach())",
            ["tests/test_bench_training.py::test_score_function_gradient_is_unbiased"]),
     Mutant("iwae-k-ignored", "vae/model.py",
-           "eps = rng.standard_normal((n, batch, self.latent_dim), dtype=self.dtype)",
-           "eps = np.broadcast_to(rng.standard_normal((1, batch, self.latent_dim), dtype=self.dtype), "
-           "(n, batch, self.latent_dim))",
+           "lw = self._log_weights(x, params, self.draw_noise(rng, (n, batch, self.latent_dim)))",
+           "lw = self._log_weights(x, params, np.broadcast_to(self.draw_noise(rng, (1, batch, self.latent_dim)), "
+           "(n, batch, self.latent_dim)))",
            ["tests/test_vae_model.py::test_elbo_below_iwae_and_iwae_increases_with_k"]),
     # ------------------------------------------------------------------------------------------
     # The core, well guarded by the audit: kept guarded

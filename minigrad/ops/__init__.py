@@ -23,11 +23,12 @@ import numpy as np
 from ..engine import Tensor
 from . import linalg  # mg.linalg.<name>, not mg.<name>, as in numpy.linalg
 from .elementwise import *  # noqa: F403
-from .linalg import Cholesky, SolveTriangular  # linalg's op classes join the table as ops.<Name>
 from .matmul import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
+
+globals().update((n, getattr(linalg, n)) for n in linalg.__all__ if n[0].isupper())  # its classes: ops.<Name>
 
 # `from minigrad.ops import *` (as minigrad/__init__.py does) gives the functions; the classes stay ops.<Name>.
 __all__ = sorted(name for name, obj in dict(globals()).items() if callable(obj) and not isinstance(obj, type)
@@ -98,7 +99,9 @@ def _array_function(self, func, types, args, kwargs):
     positional, keywords = [], {}
     for i, (key, value) in enumerate(numpy_signature.bind(*args, **kwargs).arguments.items()):
         mine = our_signature.parameters.get(_NUMPY_KEYWORDS.get(key, key))
-        if i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
+        if numpy_signature.parameters[key].kind is Parameter.VAR_POSITIONAL:   # np.einsum(*operands), atleast_1d(*arys)
+            positional.extend(value)
+        elif i == 0 or numpy_signature.parameters[key].kind is Parameter.POSITIONAL_ONLY or (
                 mine is not None and mine.kind is Parameter.VAR_POSITIONAL):
             positional.append(value)
         elif mine is not None:
@@ -122,7 +125,7 @@ def bind_tensor_methods():
     Tensor.__hash__ = object.__hash__      # elementwise __eq__ must not make tensors unhashable
     for op in (exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu, softplus,  # noqa: F405
                log_sigmoid, clip, maximum, minimum, sum, max, min, mean, logsumexp, broadcast_to,  # noqa: F405
-               expand_dims, squeeze, pow, matmul, round,  # noqa: F405
+               expand_dims, squeeze, pow, matmul, dot, round,  # noqa: F405
                prod, var, std, cumsum, cumprod, ravel, flatten, swapaxes, repeat, diagonal,  # noqa: F405
                trace, take):  # noqa: F405
         setattr(Tensor, op.__name__, op)

@@ -1,12 +1,16 @@
 """Matrix products."""
 
+import functools
 import string
 
 import numpy as np
 
-from ..engine import Function, buffer
+from ..engine import Function, Tensor, buffer
+from .elementwise import mul
+from .shape import reshape
 
-__all__ = ['MatMul', 'matmul', 'Linear', 'Einsum', 'einsum']
+__all__ = ['MatMul', 'matmul', 'Linear', 'Einsum', 'einsum', 'Dot', 'dot', 'Inner', 'inner', 'Tensordot', 'tensordot',
+    'outer', 'kron', 'Cross', 'cross']
 
 
 class MatMul(Function):
@@ -80,6 +84,7 @@ def _matmul(a, b):
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase   # NumPy's labels, in its implicit-output order
 
 
+@functools.lru_cache(maxsize=256)          # a model repeats its few contractions at every step
 def _einsum_terms(subscripts, shapes):
     """The input terms and the output term of `subscripts` with '...' spelled out in unused letters
     (right-aligned, as broadcasting aligns axes) and the output made explicit: NumPy's implicit output
@@ -96,7 +101,7 @@ def _einsum_terms(subscripts, shapes):
     else:
         once = [c for c in lhs if c in _LETTERS and lhs.count(c) == 1]
         out = ellipsis + "".join(sorted(once))
-    return full, out
+    return tuple(full), out
 
 
 def _sublists_to_subscripts(args):
@@ -121,7 +126,7 @@ class Einsum(Function):
         y = np.einsum(subscripts, *operands, optimize=optimize)
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(*operands)
-            ctx.terms = _einsum_terms(subscripts, [np.shape(x) for x in operands])
+            ctx.terms = _einsum_terms(subscripts, tuple(np.shape(x) for x in operands))
         return y
 
     def backward(ctx, g):
@@ -137,7 +142,10 @@ def _einsum_vjp(g, out, terms, operands, k):
     size = {c: x.shape[term.index(c)] for c in letters}
     kept = "".join(c for c in letters if c in out or any(c in terms[i] for i in others))
     spec = ",".join([out] + [terms[i] for i in others]) + "->" + kept
-    gx = np.einsum(spec, g, *[operands[i] for i in others], optimize=len(others) > 1)
+    # NumPy's path search (≈25 µs) pays off with three or more operands, or with large ones (it then contracts
+    # with BLAS, 4× faster than einsum's own loops at 300 × 300)
+    big = len(others) > 1 or g.size + sum(np.size(operands[i]) for i in others) > 100_000
+    gx = np.einsum(spec, g, *[operands[i] for i in others], optimize=big)
     broadcast = tuple(i for i, c in enumerate(kept) if size[c] == 1 and gx.shape[i] != 1)
     if broadcast:                                       # NumPy stretched a size-1 axis of xₖ: sum it back
         gx = gx.sum(axis=broadcast, keepdims=True)
@@ -159,3 +167,123 @@ def einsum(*operands, optimize=False):
     else:
         subscripts, operands = _sublists_to_subscripts(operands)
     return Einsum.apply(*operands, subscripts=subscripts, optimize=optimize)
+
+
+# ----------------------------------------------------------------------------------------------
+# NumPy's other products. Each is einsum's VJP under NumPy's own forward (np.dot, np.inner, np.tensordot sum
+# in their own order, so calling them keeps the forward bit for bit); outer and kron are one product per
+# entry, so a broadcast multiply composes them exactly.
+
+class Dot(Einsum):
+    """y = dot(a, b): Σ over a's last axis and b's second-to-last (b's only axis when 1-D); a product when
+    either is 0-d;  the VJP of the same contraction written as an einsum"""
+    def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        y = np.dot(a, b)
+        ctx.save_for_backward(a, b)
+        if a.ndim == 0 or b.ndim == 0:
+            aterm, bterm = _LETTERS[:a.ndim], _LETTERS[a.ndim:a.ndim + b.ndim]
+            ctx.terms = [aterm, bterm], aterm + bterm
+        else:
+            lead, last = _LETTERS[:a.ndim - 1], _LETTERS[a.ndim - 1]
+            rest = _LETTERS[a.ndim:a.ndim + b.ndim - 1]
+            bterm = rest[:-1] + last + rest[-1:] if b.ndim > 1 else last
+            ctx.terms = [lead + last, bterm], lead + rest
+        return y
+
+
+def dot(a, b):
+    """numpy.dot (N-D rule included)."""
+    return Dot.apply(a, b)
+
+
+class Inner(Einsum):
+    """y = inner(a, b) = Σ over the last axes of both (a product when either is 0-d);  the VJP of that einsum"""
+    def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        y = np.inner(a, b)
+        ctx.save_for_backward(a, b)
+        shared = min(a.ndim, b.ndim, 1)
+        aterm = _LETTERS[:a.ndim]
+        bterm = _LETTERS[a.ndim:a.ndim + b.ndim - shared] + aterm[a.ndim - shared:]
+        ctx.terms = [aterm, bterm], aterm[:a.ndim - shared] + bterm[:b.ndim - shared]
+        return y
+
+
+def inner(a, b):
+    """numpy.inner."""
+    return Inner.apply(a, b)
+
+
+class Tensordot(Einsum):
+    """y = tensordot(a, b, axes): Σ over a's `axes[0]` paired with b's `axes[1]` (an int n: a's last n with b's
+    first n), the free axes of a then of b;  the VJP of that einsum"""
+    def forward(ctx, a, b, axes=2):
+        a, b = np.asarray(a), np.asarray(b)
+        y = np.tensordot(a, b, axes)
+        ctx.save_for_backward(a, b)
+        if np.ndim(axes) == 0:
+            axes = (range(a.ndim - axes, a.ndim), range(axes))
+        pairs = [[int(i) for i in np.atleast_1d(ax)] for ax in axes]
+        aterm = list(_LETTERS[:a.ndim])
+        bterm = list(_LETTERS[a.ndim:a.ndim + b.ndim])
+        for i, j in zip(*pairs):
+            bterm[j] = aterm[i]
+        out = [c for c in aterm if c not in bterm] + [c for c in bterm if c not in aterm]
+        ctx.terms = ["".join(aterm), "".join(bterm)], "".join(out)
+        return y
+
+
+def tensordot(a, b, axes=2):
+    """numpy.tensordot: axes an int or a pair of axis lists."""
+    return Tensordot.apply(a, b, axes=axes)
+
+
+def _tensor_or_array(x):
+    return x if isinstance(x, Tensor) else np.asarray(x)
+
+
+def outer(a, b):
+    """numpy.outer: y_ij = a_i b_j over the flattened inputs (a broadcast multiply: one product per entry)."""
+    return mul(reshape(_tensor_or_array(a), (-1, 1)), reshape(_tensor_or_array(b), (1, -1)))
+
+
+def kron(a, b):
+    """numpy.kron: the block matrix [a_ij · b], for any ndim (the shorter shape padded with leading 1s):
+    a broadcast multiply of interleaved axes, then one reshape."""
+    a, b = _tensor_or_array(a), _tensor_or_array(b)
+    sa, sb = np.shape(a), np.shape(b)
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    blocks = mul(reshape(a, [d for s in sa for d in (s, 1)]), reshape(b, [d for s in sb for d in (1, s)]))
+    return reshape(blocks, tuple(p * q for p, q in zip(sa, sb)))
+
+
+class Cross(Function):
+    """y = a × b over 3-vectors (along axisa, axisb; the result's along axisc);  ā = b × ḡ,  b̄ = ḡ × a
+    (ḡ · (a × b) = a · (b × ḡ) = b · (ḡ × a))"""
+    def forward(ctx, a, b, axisa=-1, axisb=-1, axisc=-1):
+        for name, x, axis in (("a", a, axisa), ("b", b, axisb)):
+            if np.shape(x)[axis] != 3:
+                raise ValueError(f"{name} must be 3-vectors along axis {axis}, got shape {np.shape(x)} (2-vectors are "
+                                 "deprecated in NumPy 2: pad them with a zero third component)")
+        ctx.save_for_backward(a, b)
+        ctx.axes = axisa, axisb, axisc
+        return np.cross(a, b, axisa=axisa, axisb=axisb, axisc=axisc)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        axisa, axisb, axisc = ctx.axes
+        ga = gb = None       # each computed with its vector axis last, then moved to where the input has it
+        if ctx.needs_input_grad[0]:
+            ga = np.moveaxis(np.cross(b, g, axisa=axisb, axisb=axisc), -1, axisa % a.ndim - a.ndim)
+        if ctx.needs_input_grad[1]:
+            gb = np.moveaxis(np.cross(g, a, axisa=axisc, axisb=axisa), -1, axisb % b.ndim - b.ndim)
+        return ga, gb
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """numpy.cross of 3-vectors; `axis`, when given, sets all three axes."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    return Cross.apply(a, b, axisa=axisa, axisb=axisb, axisc=axisc)
