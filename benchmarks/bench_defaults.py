@@ -54,7 +54,8 @@ from vae.train import TrainConfig  # noqa: E402
 PLOT = "defaults.png"
 FIGSIZE, DPI = (12.0, 4.4), 110
 VARIANTS = {"glorot": "minigrad, Glorot (old default)", "torch": "minigrad, init=\"torch\"",
-            "torch_w": "minigrad, init=\"torch\" W, b = 0", "pytorch": "PyTorch, its own init"}
+            "torch_w": "minigrad, init=\"torch\" W, b = 0", "twin": "minigrad, from PyTorch's initial weights",
+            "pytorch": "PyTorch, its own init"}
 DATASETS = {"digits": "scikit-learn's 8×8 digits, grey levels", "mnist5k": "mnist5k, dynamically binarized"}
 
 
@@ -173,7 +174,8 @@ def train_one(variant, data, config, settings, log=None):
         current = lambda: minigrad_weights(module, config, data.dim)                # noqa: E731
         make = lambda initial: torch_stepper(module, config.lr)                      # noqa: E731
     else:
-        model = initial_minigrad(config, data.dim, variant, config.seed)
+        model = minigrad_weights(initial_pytorch(config, data.dim, config.seed), config, data.dim) \
+            if variant == "twin" else initial_minigrad(config, data.dim, variant, config.seed)
         run = bt.Run(VARIANTS[variant], "reparam", 1)
         current = lambda: model                                                       # noqa: E731
         make = lambda initial: bt.minigrad_stepper(run, config)(model)               # noqa: E731
@@ -258,18 +260,19 @@ def plot(records, settings, path):
 
     fig, axes = plt.subplots(1, len(settings.datasets), figsize=FIGSIZE, squeeze=False)
     styles = {"glorot": dict(color="C3"), "torch": dict(color="C0"), "torch_w": dict(color="C2", linestyle=":"),
+              "twin": dict(color="C4", linestyle="-."),
               "pytorch": dict(color="black", linestyle="--")}
     for ax, name in zip(axes[0], settings.datasets):
+        curves = []
         for v in settings.variants:
             hists = [r["history"] for r in records if r["data"] == name and r["variant"] == v and r["history"]]
             if not hists:
                 continue
             n = min(len(h) for h in hists)
-            curve = np.mean([[h[i]["test_elbo"] for i in range(n)] for h in hists], axis=0)
-            ax.plot(np.arange(1, n + 1), curve, label=VARIANTS[v], linewidth=1.4, **styles[v])
-        finals = [r["history"][-1]["test_elbo"] for r in records if r["data"] == name and r["history"]]
-        if finals and len(records[0]["history"]) > 5:
-            ax.set_ylim(min(finals) - 6, max(finals) + 2)
+            curves.append(np.mean([[h[i]["test_elbo"] for i in range(n)] for h in hists], axis=0))
+            ax.plot(np.arange(1, n + 1), curves[-1], label=VARIANTS[v], linewidth=1.4, **styles[v])
+        if curves and len(curves[0]) > 10:          # from a tenth of the way in: the first epochs dwarf the rest
+            ax.set_ylim(min(c[len(c) // 10] for c in curves) - 1, max(c.max() for c in curves) + 1)
         ax.set(xlabel="epoch", ylabel="test ELBO (nats, mean over seeds)", title=DATASETS[name])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
@@ -350,7 +353,10 @@ def main(argv=None):
     parser.add_argument("--full", action="store_true", help="3 seeds × digits and mnist5k × 200 epochs")
     parser.add_argument("--data", nargs="+", choices=list(DATASETS), help="only these data sets")
     parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
-    parser.add_argument("--ablation", action="store_true", help="add the run with init=\"torch\" weights and b = 0")
+    parser.add_argument("--ablation", action="store_true", help="add the run with init=\"torch\" weights and b = 0, "
+                        "and minigrad trained from PyTorch's own initial weights")
+    parser.add_argument("--epochs", type=int, nargs="+", help="evaluate after these epochs (default 50 100 200)")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="only these runs (PyTorch's last)")
     parser.add_argument("--out", default=RESULTS_DIR, help="where the PNG goes (default %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="a line per evaluation on stderr")
     args = parser.parse_args(argv)
@@ -360,7 +366,11 @@ def main(argv=None):
     if args.seeds:
         settings = dataclasses.replace(settings, seeds=tuple(args.seeds))
     if args.ablation:
-        settings = dataclasses.replace(settings, variants=("glorot", "torch", "torch_w", "pytorch"))
+        settings = dataclasses.replace(settings, variants=("glorot", "torch", "torch_w", "twin", "pytorch"))
+    if args.epochs:
+        settings = dataclasses.replace(settings, epochs=tuple(args.epochs))
+    if args.variants:
+        settings = dataclasses.replace(settings, variants=tuple(args.variants))
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None
     print(run(settings, args.out, log))
 

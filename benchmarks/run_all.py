@@ -52,6 +52,7 @@ REGISTRY = {
     "training": "benchmarks.bench_training",
     "checkpoint": "benchmarks.bench_checkpoint",
     "posteriors": "benchmarks.bench_posteriors",
+    "defaults": "benchmarks.bench_defaults",
 }
 
 
