@@ -5,14 +5,19 @@ A run directory holds
     config.json      what was asked for (TrainConfig), the model's configuration, the data's description and
                      fingerprint (shape, dtype and SHA-256 of the training and test arrays)
     metrics.csv      one row per epoch: train/test ELBO, reconstruction and KL (nats per example), seconds;
-                     appended at the end of every epoch
+                     appended at the end of every epoch. The train columns are the training objective's: the
+                     ELBO, or with objective "iwae" the IWAE-k bound (and the sample means of log p(x|z) and of
+                     log q − log p(z)); with a validation split, val_elbo/val_reconstruction/val_kl too
     checkpoint.npz   model parameters, Adam's moments and step counts, the numpy Generator's state and a
                      small header (position, metrics.csv's length) — and, when stopped mid-epoch, the
                      epoch's permutation and running sums. Its size does not grow with the epochs. Written
                      atomically before the first epoch, then every `checkpoint_every` (default every 30 s
                      of wall time, at the end of an epoch), at the end, and on Ctrl-C or SIGTERM
     model.npz        the final model (VAE.load reads it; so does it read checkpoint.npz)
-    eval.json        written by `python -m vae eval`; renamed eval.stale.json when training continues
+    best.npz         with a validation split: the model of the epoch with the best validation ELBO (its header
+                     holds that epoch and value), rewritten whenever an epoch beats it
+    eval.json        written by `python -m vae eval` (eval.best.json by `eval --best`); renamed
+                     eval.stale.json (eval.best.stale.json) when training continues
     plots/           written by `python -m vae plot` (and at the end of `train`)
 
 The checkpoint is the truth: metrics.csv may hold rows of epochs trained after it (a kill -9 between two
