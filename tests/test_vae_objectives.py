@@ -165,3 +165,38 @@ def test_best_npz_is_the_epoch_with_the_best_validation_elbo(tmp_path, digits_fi
     assert json.loads((run / "eval.best.json").read_text())["checkpoint"].startswith(f"after epoch {best_epoch}")
     assert main(["plot", str(run), "--best"]) == 0 and (run / "plots-best" / "reconstructions.png").is_file()
     assert main(["export", str(run), "--best", "--out", str(tmp_path / "best.safetensors")]) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The initialization a run starts from
+
+def test_runs_start_from_init_torch_and_older_runs_keep_their_init(tmp_path, digits_file, monkeypatch):
+    """A new run's model is built as VAE(init="torch") from its seed's Generator (config.json records it);
+    --init glorot builds the old one; a config.json without "init" (a run from before the option) reads as
+    "legacy", which builds the Glorot model (He for ReLU) that such a run was started with."""
+    import vae.train
+
+    built = []
+
+    class Recording(VAE):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append((kwargs.get("init"), {k: v.copy() for k, v in self.state_dict().items()}))
+
+    monkeypatch.setattr(vae.train, "VAE", Recording)
+    for flag, init in [([], "torch"), (["--init", "glorot"], "glorot")]:
+        run = tmp_path / init
+        assert main(["train", "--data", digits_file, "--hidden", "16", "--epochs", "1", "--quiet", "--no-plots",
+                     "--out", str(run), *flag]) == 0
+        assert json.loads((run / "config.json").read_text())["train"]["init"] == init
+        used, weights = built[-1]
+        assert used == init
+        expected = VAE(64, [16], 2, init=init, rng=np.random.default_rng(0)).state_dict()
+        for name, value in expected.items():
+            np.testing.assert_array_equal(weights[name], value, err_msg=name)
+    assert np.all(built[1][1]["decoder.0.bias"] == 0) and np.abs(built[0][1]["decoder.0.bias"]).max() > 0.25
+    old = TrainConfig().to_dict()
+    del old["init"]
+    assert TrainConfig.from_dict(old).init == "legacy" and TrainConfig.from_dict(old).model_init() == "glorot"
+    assert TrainConfig.from_dict({**old, "activation": "relu"}).model_init() == "he"
+    assert "init" not in TrainConfig.from_dict(old).to_dict()                 # so it compares equal to the old run
