@@ -162,3 +162,18 @@ def test_the_vae_likelihood_is_the_bernoulli_term_plus_log_c_and_its_elbo_passes
     # decode gives the mean of p(x|z): E[x] under the continuous Bernoulli, not σ(logit)
     z = np.zeros((1, 2))
     np.testing.assert_allclose(cb.decode(z), ContinuousBernoulli(logits=cb.decoder_params(z).data).mean.data)
+
+
+def test_agrees_with_torch_distributions_continuous_bernoulli():
+    """PyTorch's own ContinuousBernoulli (written independently: a Taylor expansion in λ inside (0.499, 0.501))
+    gives the same log_prob and mean in float64 to 1e-9 (absolute 1e-13 where the log-density is ≈ 0) for
+    |logit| ≤ 3, including 0. (Further out PyTorch computes through λ = σ(l) and loses digits: at l = 30 its
+    log_prob is off by 1e-5, where ours is within 1e-15 of a 50-digit evaluation.)"""
+    torch = pytest.importorskip("torch")
+    logits = np.array([l for l in LOGITS if abs(l) <= 3])
+    x = np.linspace(0.01, 0.99, len(logits))
+    ours = ContinuousBernoulli(logits=logits)
+    theirs = torch.distributions.ContinuousBernoulli(logits=torch.from_numpy(logits))
+    np.testing.assert_allclose(ours.log_prob(x).data, theirs.log_prob(torch.from_numpy(x)).numpy(), rtol=1e-9,
+                               atol=1e-13)
+    np.testing.assert_allclose(ours.mean.data, theirs.mean.numpy(), rtol=1e-9, atol=1e-13)

@@ -31,7 +31,8 @@ def data(n=7, dim=10, seed=2, dtype=np.float32):
 
 
 CASES = [dict(), dict(dtype=np.float64), dict(likelihood="gaussian"), dict(likelihood="gaussian", obs_std=0.3),
-         dict(hidden=(12, 8), activation="relu", dtype=np.float64)]
+         dict(hidden=(12, 8), activation="relu", dtype=np.float64), dict(likelihood="continuous-bernoulli"),
+         dict(likelihood="continuous-bernoulli", dtype=np.float64)]
 
 
 @pytest.mark.parametrize("case", CASES)
