@@ -44,6 +44,14 @@ Issue 15, items 13 and 15:
   adam-accepts-infinite-lr, load-state-dict-unchecked (hyper-parameters not checked on load),
   gradcheck-float32-in-float32 (finite differences taken in the input's float32),
   gradcheck-float32-tolerance-loose (float32 tolerance 3e-2: a VJP 1 % wrong would pass)
+Issue 17 (real MNIST, the papers' objectives, PyTorch hand-over, defaults):
+  mnist5k-not-stratified    one class gets one test image more than the others
+  torch-init-zero-bias      nn.Linear(init="torch") leaves the bias at 0 (PyTorch draws it)
+  export-transposed         export writes every weight transposed (in × out)
+  iwae-objective-is-mean    the IWAE objective averages the log weights (the ELBO) instead of log-mean-exp
+  best-npz-every-epoch      best.npz rewritten every epoch, not only when the validation ELBO improves
+  cb-taylor-coefficient     the continuous Bernoulli's log C series with l²/11 for l²/12
+  cb-icdf-series            the inverse CDF's series near λ = ½ with a wrong first-order term
 """
 
 import argparse
@@ -175,6 +183,33 @@ MUTANTS = [
     Mutant("gradcheck-float32-tolerance-loose", "minigrad/gradcheck.py",
            "FLOAT32_TOLERANCE = 1e-3", "FLOAT32_TOLERANCE = 3e-2",
            ["tests/test_gradcheck.py"]),
+    # ------------------------------------------------------------------------------------------
+    # Issue 17
+    Mutant("mnist5k-not-stratified", "vae/data.py",
+           "n_test = int(round(fraction * len(members)))", "n_test = int(round(fraction * len(members))) + (c == 3)",
+           ["tests/test_vae_data.py::test_mnist5k_is_a_fixed_stratified_split_of_the_file"]),
+    Mutant("torch-init-zero-bias", "minigrad/nn/modules.py",
+           "b = rng.uniform(-limit, limit, size=out_features) if init == \"torch\" and bias else "
+           "np.zeros(out_features)",
+           "b = np.zeros(out_features)",
+           ["tests/test_nn.py::test_torch_initialization_is_pytorchs_uniform_for_weight_and_bias",
+            "tests/test_nn.py::test_torch_initialization_has_the_distribution_of_torch_nn_linear"]),
+    Mutant("export-transposed", "vae/export.py",
+           "tensors = {name: np.ascontiguousarray(value) for", "tensors = {name: np.ascontiguousarray(value.T) for",
+           ["tests/test_export.py"]),
+    Mutant("iwae-objective-is-mean", "vae/model.py",
+           "bound = mg.logsumexp(log_px + log_prior_ratio, axis=0) - math.log(noise.shape[0])",
+           "bound = (log_px + log_prior_ratio).mean(axis=0)",
+           ["tests/test_vae_objectives.py"]),
+    Mutant("best-npz-every-epoch", "vae/train.py",
+           "if val_x is not None and row[\"val_elbo\"] > best:", "if val_x is not None:",
+           ["tests/test_vae_objectives.py::test_best_npz_is_the_epoch_with_the_best_validation_elbo"]),
+    Mutant("cb-taylor-coefficient", "minigrad/distributions.py",
+           "l2 * (1 / 12 + l2", "l2 * (1 / 11 + l2",
+           ["tests/test_continuous_bernoulli.py"]),
+    Mutant("cb-icdf-series", "minigrad/distributions.py",
+           "return u + l * (0.5 * (u - u2)", "return u + l * (0.5 * (u + u2)",
+           ["tests/test_continuous_bernoulli.py"]),
 ]
 
 
