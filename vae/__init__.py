@@ -8,7 +8,8 @@
     terms = model.elbo(data.train[:100], rng=np.random.default_rng(0))   # ELBO(elbo, reconstruction, kl)
     loss = -terms.elbo.mean()
 
-From the shell: python -m vae train, python -m vae eval RUN_DIR, python -m vae plot RUN_DIR.
+From the shell: python -m vae train, python -m vae eval RUN_DIR, python -m vae plot RUN_DIR,
+python -m vae export RUN_DIR --out model.safetensors (for PyTorch: docs/pytorch.md).
 """
 
 from .allocator import tune_allocator
