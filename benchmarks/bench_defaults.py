@@ -34,7 +34,8 @@ full run short; the runs of a seed are compared on the same examples, so the com
 Results (benchmarks/results/defaults.md): the initialization is the whole difference. Minigrad trained from
 PyTorch's own initial weights ends where PyTorch does (0.000 nats); the old Glorot default trails PyTorch by
 0.07/0.34/0.19 nats (digits) and 1.81/0.91/0.16 (mnist5k) after 50/100/200 epochs; init="torch" is within
-0.02 on the digits and +0.03/+0.19/+0.24 (± 0.20/0.12/0.11) on mnist5k, where the seeds spread by 0.1–0.2.
+0.02 on the digits and +0.02/+0.09/+0.18 (± 0.13/0.11/0.11, six seeds) on mnist5k, where single seeds spread
+by 0.2–0.4 nats.
 """
 
 import argparse
