@@ -9,6 +9,8 @@
     python -m benchmarks --full               # the long versions
     python -m benchmarks --only engine estimators --out /tmp/results
     python -m benchmarks --full --out benchmarks/results --readme   # the results committed with the repository
+    python -m benchmarks --collect --out benchmarks/results --readme   # rebuild results.md and the README from
+                                                                       # the reports there, running nothing
 
 OUT is a fresh folder, benchmark-results/<date>-<time> in the current directory, unless --out names one:
 running the benchmarks never rewrites the repository's own benchmarks/results by default. --readme (rewrite
@@ -54,6 +56,23 @@ REGISTRY = {
     "posteriors": "benchmarks.bench_posteriors",
     "defaults": "benchmarks.bench_defaults",
 }
+
+
+def collect(names, out_dir):
+    """The results of earlier runs, read back from OUT/<name>.md (and the plots those reports link)."""
+    results = []
+    for name in names:
+        path = os.path.join(out_dir, f"{name}.md")
+        if not os.path.exists(path):
+            print(f"skipped {name}: no report {path}", flush=True)
+            results.append({"name": name, "status": "skipped", "reason": f"no report in {out_dir}"})
+            continue
+        with open(path, encoding="utf-8") as f:
+            markdown = f.read()
+        plots = sorted({os.path.join(out_dir, link) for link in re.findall(r"\]\(([^)\s]+\.png)\)", markdown)
+                        if os.path.exists(os.path.join(out_dir, link))})
+        results.append({"name": name, "status": "ok", "markdown": markdown, "plots": plots})
+    return results
 
 
 def fresh_out_dir(parent="benchmark-results"):
@@ -193,7 +212,12 @@ def parse_args(argv, registry):
     parser.add_argument("--readme", action="store_true",
                         help=f"rewrite the section of README.md between {START} and {END}")
     parser.add_argument("--readme-file", default=README, help="the README to rewrite (default %(default)s)")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: rebuild OUT/results.md (and, with --readme, the README section) from the "
+                        "reports <name>.md already in --out, each as its own run wrote it")
     args = parser.parse_args(argv)
+    if args.collect and args.out is None:
+        parser.error("--collect reads the reports in a results folder: name it with --out")
     if args.readme and args.out is None:
         parser.error("--readme links the README to the results' plots: name their folder with --out (the one "
                      "committed with the repository is benchmarks/results)")
@@ -209,8 +233,8 @@ def main(argv=None, registry=None):
     mode = "full" if args.full else "quick"
     names = [n for n in registry if args.only is None or n in args.only]
     started = datetime.datetime.now(datetime.timezone.utc)
-    results = []
-    for name in names:
+    results = collect(names, out_dir) if args.collect else []
+    for name in [] if args.collect else names:
         module, reason = load(registry[name])
         if module is None:
             print(f"skipped {name}: {reason}", flush=True)
@@ -240,6 +264,8 @@ def main(argv=None, registry=None):
         results.append(entry)
 
     when = started.strftime("%Y-%m-%d %H:%M UTC")
+    if args.collect:
+        mode, when = f"{mode}, collected", f"{when} from the reports each benchmark's own run wrote"
     atomic_write(os.path.join(out_dir, "results.md"),
                  "# Benchmark results\n\n" + combined(results, out_dir, out_dir, mode, when))
     record = {
@@ -250,7 +276,8 @@ def main(argv=None, registry=None):
         "benchmarks": {r["name"]: {k: (v if k != "plots" else [os.path.relpath(p, out_dir) for p in v])
                                    for k, v in r.items() if k not in ("name", "markdown")} for r in results},
     }
-    atomic_write(os.path.join(out_dir, "machine.json"), json.dumps(record, indent=2, default=str) + "\n")
+    if not args.collect:                 # collected reports keep the machine.json of their own runs
+        atomic_write(os.path.join(out_dir, "machine.json"), json.dumps(record, indent=2, default=str) + "\n")
 
     failed = [r["name"] for r in results if r["status"] == "failed"]
     if args.readme:

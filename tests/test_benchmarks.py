@@ -322,3 +322,27 @@ def test_encoder_gradient_variance_hook():
     assert res["total_ratio"] > 10                                    # the score function is far noisier
     assert all(p.grad is None for p in model.parameters())            # leaves no gradients behind
 
+
+
+def test_collect_rebuilds_results_and_the_readme_from_the_reports_without_running(tmp_path, ok_bench, capsys,
+                                                                                    monkeypatch):
+    out = tmp_path / "benchmarks" / "results"
+    assert run_all.main(["--out", str(out)], registry={"fake": ok_bench}) == 0
+    (out / "results.md").unlink()
+    machine = (out / "machine.json").read_text()
+    boom = write_module(tmp_path, monkeypatch,
+                        "def run_benchmark(out_dir, quick=True):\n    raise RuntimeError('ran')\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n{run_all.START}\nold\n{run_all.END}\nb\n")
+    args = ["--collect", "--out", str(out), "--readme", "--readme-file", str(readme)]
+    monkeypatch.setattr(run_all, "README_PLOTS", ("fake_plot.png",))
+    assert run_all.main(args, registry={"fake": boom, "ghost": ok_bench}) == 0     # nothing runs
+    printed = capsys.readouterr().out
+    assert f"skipped ghost: no report {out / 'ghost.md'}" in printed
+    results = (out / "results.md").read_text()
+    assert "| 1 | 2.0 |" in results and "](fake_plot.png)" in results and "collected" in results
+    section = readme.read_text().split(run_all.START)[1]
+    assert "| 1 | 2.0 |" in section and "![fake_plot](benchmarks/results/fake_plot.png)" in section
+    assert (out / "machine.json").read_text() == machine                     # the runs' own record kept
+    with pytest.raises(SystemExit):
+        run_all.main(["--collect"], registry={"fake": ok_bench})               # needs --out
