@@ -347,6 +347,20 @@ def _kl_normal_normal(p, q):
 # Bernoulli
 
 
+def _cross_entropy_term(where, logits, x):
+    """x·l − softplus(l) = −BCE-with-logits(l, x), broadcast together, for x ∈ [0, 1] (ValueError
+    outside): the shared term of the Bernoulli and continuous-Bernoulli log-densities."""
+    ok = (x.data >= 0) & (x.data <= 1)
+    if not ok.all():
+        raise ValueError(f"{where}: value must lie in [0, 1], got {_first_bad(x.data, ok)}")
+    shape = np.broadcast_shapes(logits.shape, x.shape)
+    if logits.shape != shape:
+        logits = ops.broadcast_to(logits, shape)
+    if x.shape != shape:
+        x = ops.broadcast_to(x, shape)
+    return -ops.BinaryCrossEntropyWithLogits.apply(logits, x)
+
+
 class Bernoulli(Distribution):
     """Bernoulli with P(x = 1) = σ(logits). `log_prob` is −BCE-with-logits: finite for any logit.
 
@@ -372,17 +386,7 @@ class Bernoulli(Distribution):
 
         For x ∈ {0, 1} this is the log-probability; x ∈ [0, 1] is accepted for the cross-entropy VAEs
         use on grey-level images (then it is not a normalized log-density)."""
-        x = self._value(value)
-        ok = (x.data >= 0) & (x.data <= 1)
-        if not ok.all():
-            raise ValueError(f"Bernoulli.log_prob: value must lie in [0, 1], got {_first_bad(x.data, ok)}")
-        logits = self.logits
-        shape = np.broadcast_shapes(logits.shape, x.shape)
-        if logits.shape != shape:
-            logits = ops.broadcast_to(logits, shape)
-        if x.shape != shape:
-            x = ops.broadcast_to(x, shape)
-        return -ops.BinaryCrossEntropyWithLogits.apply(logits, x)
+        return _cross_entropy_term("Bernoulli.log_prob", self.logits, self._value(value))
 
     def sample(self, rng=None, sample_shape=()):
         """x ∈ {0, 1} with P(x = 1) = σ(logits), shape (*sample_shape, *batch_shape), from `rng`."""
@@ -703,19 +707,9 @@ class ContinuousBernoulli(InverseCDFDistribution):
 
     def log_prob(self, value):
         """x·l − softplus(l) + log C(λ) for x ∈ [0, 1] (ValueError outside)."""
-        x = self._value(value)
-        ok = (x.data >= 0) & (x.data <= 1)
-        if not ok.all():
-            raise ValueError(f"ContinuousBernoulli.log_prob: value must lie in [0, 1], got {_first_bad(x.data, ok)}")
-        logits = self.logits
-        shape = np.broadcast_shapes(logits.shape, x.shape)
-        if logits.shape != shape:
-            logits = ops.broadcast_to(logits, shape)
-        if x.shape != shape:
-            x = ops.broadcast_to(x, shape)
+        term = _cross_entropy_term("ContinuousBernoulli.log_prob", self.logits, self._value(value))
         log_c = self.log_normalizer()
-        return -ops.BinaryCrossEntropyWithLogits.apply(logits, x) + (log_c if log_c.shape == shape else
-                                                                       ops.broadcast_to(log_c, shape))
+        return term + (log_c if log_c.shape == term.shape else ops.broadcast_to(log_c, term.shape))
 
     @property
     def mean(self):
