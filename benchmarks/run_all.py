@@ -55,6 +55,7 @@ REGISTRY = {
     "checkpoint": "benchmarks.bench_checkpoint",
     "posteriors": "benchmarks.bench_posteriors",
     "defaults": "benchmarks.bench_defaults",
+    "mnist": "benchmarks.bench_mnist",
 }
 
 
