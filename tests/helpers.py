@@ -67,3 +67,18 @@ def new_run(path, data, **options):
 def quiet_train(run_dir, **kwargs):
     from vae.train import train
     return train(run_dir, quiet=True, **kwargs)
+
+
+def digits_npz(directory, n_train, n_test=100, labels=True):
+    """The first n_train training and n_test test digits (float64) as an .npz file in `directory`."""
+    import numpy as np
+
+    from vae.data import load_digits
+    d = load_digits(dtype=np.float64)
+    arrays = {"train": d.train[:n_train], "test": d.test[:n_test]}
+    if labels:
+        arrays.update(train_labels=d.train_labels[:n_train], test_labels=d.test_labels[:n_test])
+    path = directory / f"digits{n_train}.npz"
+    np.savez(path, **arrays)
+    return str(path)
+

@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from helpers import digits_npz
 from scipy.special import logsumexp, softmax
 
 import minigrad as mg
 from vae import VAE, VAEError
 from vae.cli import main
-from vae.data import load_digits
 from vae.io import load_npz
 from vae.train import BEST, TrainConfig, read_metrics, start_run, train
 
@@ -110,11 +110,7 @@ def test_objective_options_are_validated():
 
 @pytest.fixture(scope="module")
 def digits_file(tmp_path_factory):
-    d = load_digits(dtype=np.float64)
-    path = tmp_path_factory.mktemp("data") / "digits400.npz"
-    np.savez(path, train=d.train[:400], test=d.test[:100], train_labels=d.train_labels[:400],
-             test_labels=d.test_labels[:100])
-    return str(path)
+    return digits_npz(tmp_path_factory.mktemp("data"), 400)
 
 
 def test_training_with_the_iwae_objective_logs_the_bound(tmp_path, digits_file, capsys):

@@ -14,13 +14,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers import new_run, quiet_train
+from helpers import digits_npz, new_run, quiet_train
 
 import vae.io
 import vae.train
 from vae import VAE, CheckpointError, DataError, VAEError, load_dataset
 from vae.cli import build_parser, main
-from vae.data import load_digits
 from vae.io import load_npz
 from vae.train import CHECKPOINT, METRICS, read_metrics
 
@@ -30,10 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def digits_subset(tmp_path_factory):
     """300 training and 100 test digits as an .npz file."""
-    d = load_digits(dtype=np.float64)
-    path = tmp_path_factory.mktemp("data") / "digits300.npz"
-    np.savez(path, train=d.train[:300], test=d.test[:100])
-    return str(path)
+    return digits_npz(tmp_path_factory.mktemp("data"), 300, labels=False)
 
 
 def send_at(epoch, batch, sig=signal.SIGINT):

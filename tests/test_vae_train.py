@@ -7,11 +7,10 @@ import signal
 
 import numpy as np
 import pytest
-from helpers import new_run, quiet_train
+from helpers import digits_npz, new_run, quiet_train
 
 import minigrad as mg
 from vae import VAE, CheckpointError, VAEError
-from vae.data import load_digits
 from vae.train import (
     CHECKPOINT,
     METRIC_FIELDS,
@@ -26,11 +25,7 @@ from vae.train import (
 @pytest.fixture(scope="module")
 def digits_subset(tmp_path_factory):
     """300 training and 100 test digits as an .npz file (with labels)."""
-    d = load_digits(dtype=np.float64)
-    path = tmp_path_factory.mktemp("data") / "digits300.npz"
-    np.savez(path, train=d.train[:300], test=d.test[:100], train_labels=d.train_labels[:300],
-             test_labels=d.test_labels[:100])
-    return str(path)
+    return digits_npz(tmp_path_factory.mktemp("data"), 300)
 
 
 def interrupt_at(epoch, batch):
