@@ -1,8 +1,10 @@
 """Optimizers with PyTorch's names and update rules, updating parameters in place.
 
 Every buffer (momentum, Adam's moments, one scratch array) is allocated once per parameter, at the
-first step that parameter has a gradient, and reused: a step allocates no new arrays. A parameter
-whose `.grad` is None is skipped, not treated as a zero gradient.
+first step that parameter has a gradient, and reused: a step allocates no new arrays. An update runs
+block by block over the parameter's rows (kernels.by_row_blocks), so that its passes find the block in
+cache: the same numbers as in one piece. A parameter whose `.grad` is None is skipped, not treated as a
+zero gradient.
 
 Hyper-parameters are checked where they enter — the constructor and load_state_dict — not at step():
 each must be a finite real number (Python or NumPy, not a bool or a string) in its range (lr, eps,
@@ -10,12 +12,14 @@ weight_decay ≥ 0; SGD's momentum in [0, 1]; Adam's betas a pair in [0, 1)), el
 ValueError naming the optimizer, the hyper-parameter and the value. They are stored as plain floats.
 """
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from .engine import Tensor
+from .ops import kernels
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
@@ -71,10 +75,14 @@ class Optimizer:
                 state.update({name: np.zeros_like(p.data) for name in self.buffers + ("scratch",)},
                              step=0)
             state["step"] += 1
-            self._update(p.data, p.grad, state, state["scratch"])
+            # block by block, so that the update's passes find the parameter's rows in cache
+            kernels.by_row_blocks(functools.partial(self._update, state["step"]), p.data, p.grad,
+                                  state["scratch"], *(state[name] for name in self.buffers))
             p._bump_version()                  # a node that saved p must not use the new values
 
-    def _update(self, param, grad, state, scratch):
+    def _update(self, t, param, grad, scratch, *buffers):
+        """One step t of the rule on (a block of rows of) one parameter, in place; `buffers` are the
+        parameter's state arrays named in `self.buffers`, in that order."""
         raise NotImplementedError
 
     def _decayed(self, param, grad):
@@ -138,12 +146,11 @@ class SGD(Optimizer):
             raise ValueError(f"{where}: momentum must be in [0, 1], got {value:g}")
         return value
 
-    def _update(self, param, grad, state, scratch):
+    def _update(self, t, param, grad, scratch, buf):
         h = self.hyperparameters
         grad = self._decayed(param, grad)
         if h["momentum"]:
-            buf = state["momentum_buffer"]
-            if state["step"] == 1:
+            if t == 1:
                 buf[...] = grad
             else:
                 buf *= h["momentum"]
@@ -175,11 +182,9 @@ class Adam(Optimizer):
             raise ValueError(f"{where}: betas must be a pair of numbers in [0, 1), got {tuple(value)}")
         return betas
 
-    def _update(self, param, grad, state, scratch):
+    def _update(self, t, param, grad, scratch, m, v):
         h = self.hyperparameters
         beta1, beta2 = h["betas"]
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
         grad = self._decayed(param, grad)
         m *= beta1
         np.multiply(grad, 1 - beta1, out=scratch)

@@ -147,6 +147,26 @@ def test_bce_with_logits_is_stable_for_large_logits():
     np.testing.assert_array_equal(tx.grad, [0.0, 1.0, 0.7, 0.0, -1.0, -0.3, 0.0, 0.0])
 
 
+def test_bce_with_logits_keeps_its_saved_derivative_for_a_second_backward():
+    """Forward computes σ(x) − t with the loss and saves it; backward must not write into it, so a second
+    backward through the retained graph gives the same gradient — for x, for t alone, and for both."""
+    rng = np.random.default_rng(4)
+    x, t = rng.standard_normal((6, 5)), rng.random((6, 5))
+    for needs in [(True, False), (False, True), (True, True)]:
+        tx, tt = mg.tensor(x, requires_grad=needs[0]), mg.tensor(t, requires_grad=needs[1])
+        loss = F.binary_cross_entropy_with_logits(tx, tt, reduction="sum")
+        loss.backward(retain_graph=True)
+        first = [None if a.grad is None else a.grad.copy() for a in (tx, tt)]
+        tx.grad = tt.grad = None
+        loss.backward()
+        for a, g, need, expected in zip((tx, tt), first, needs, (SIG(x) - t, -x)):
+            if need:
+                np.testing.assert_array_equal(a.grad, g)
+                np.testing.assert_allclose(g, expected, rtol=1e-13, atol=1e-15)
+            else:
+                assert a.grad is None and g is None
+
+
 def test_bce_with_logits_errors():
     x, t = leaf(np.zeros((3, 2))), mg.tensor(np.zeros((3, 1)))
     with pytest.raises(ValueError, match="binary_cross_entropy_with_logits") as info:

@@ -554,3 +554,26 @@ def test_mlp_trained_with_adam_fits_a_small_regression():
     final = mg.functional.mse_loss(model(x), y).item()
     assert loss.dtype == np.float32
     assert final < 0.02 * losses[0], (losses[0], final)
+
+
+@pytest.mark.parametrize("cls, hp", OPTIMIZERS, ids=["SGD", "Adam"])
+def test_updates_in_blocks_of_rows_are_the_same_numbers(cls, hp, monkeypatch):
+    """The update runs block by block (kernels.by_row_blocks, for the cache): with blocks of two rows, a
+    0-d parameter and a transposed (non-contiguous) one, six steps give exactly the one-block result."""
+    from minigrad.ops import kernels
+
+    def train(block_bytes):
+        monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
+        params = make_params() + [nn.Parameter(randn(7, 5, 6).T), nn.Parameter(np.array(0.5))]
+        opt = cls(params, **hp)
+        for step in range(STEPS):
+            for i, p in enumerate(params):
+                p.grad = randn(100 * step + i, *p.shape)
+            opt.step()
+        return [p.data for p in params], params
+
+    whole, _ = train(1 << 30)
+    blocked, params = train(16)
+    assert not params[-2].data.flags.c_contiguous
+    for a, b in zip(whole, blocked):
+        np.testing.assert_array_equal(a, b)

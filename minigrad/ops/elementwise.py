@@ -902,26 +902,28 @@ def round(x, decimals=0):  # noqa: A001 - numpy's name
 
 class BinaryCrossEntropyWithLogits(Function):
     """ℓ = softplus(x) − t·x = −[t log σ(x) + (1−t) log(1−σ(x))], elementwise, stable for any x; x and t
-    broadcast against each other either way;  x̄ = ḡ · (σ(x) − t),  t̄ = −ḡ · x"""
+    broadcast against each other either way;  x̄ = ḡ · (σ(x) − t),  t̄ = −ḡ · x
+
+    When x̄ will be needed, forward computes σ(x) − t with the loss (kernels.bce_with_logits shares
+    e^(−|x|) between them) and saves it instead of x: backward is then one multiplication."""
     def forward(ctx, x, t):
         x, t = weak_operands(x, t)
-        ctx.save_for_backward(x, t)
         shape = np.broadcast_shapes(np.shape(x), np.shape(t))
-        if shape != np.shape(x):                 # x broadcasts up to t: the product is the buffer
+        if shape != np.shape(x):                 # x broadcasts up to t: the textbook passes
+            ctx.save_for_backward(x, t, None)
             y = np.multiply(x, t)
             return np.subtract(kernels.softplus(x), y, out=y)
-        scratch = np.empty(shape, np.result_type(x, t, 0.0))
-        y = kernels.softplus(x, scratch)
-        y -= np.multiply(x, t, out=scratch)
+        y, dx = kernels.bce_with_logits(np.asarray(x), t, ctx.needs_input_grad[0])
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, t, dx)
         return y
 
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
+        x, t, dx = ctx.saved_tensors
         gx = gt = None
         if ctx.needs_input_grad[0]:
-            gx = kernels.sigmoid(x)
-            gx = np.subtract(gx, t, out=gx if gx.shape == g.shape else None)
-            gx *= g
+            if dx is None:
+                dx = np.subtract(kernels.sigmoid(x), t)
+            gx = np.multiply(dx, g, out=buffer(np.broadcast_shapes(dx.shape, g.shape), dx.dtype))
         if ctx.needs_input_grad[1]:
             gt = -g * x
         return gx, gt
