@@ -106,3 +106,33 @@ def test_bce_kernel_in_blocks_is_the_same_and_loss_alone_is_the_same(monkeypatch
     full_loss, full_d = kernels.bce_with_logits(x, np.repeat(row_t, len(x), axis=0), True)
     np.testing.assert_array_equal(broadcast_loss, full_loss)
     np.testing.assert_array_equal(broadcast_d, full_d)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-15 * 4), (np.float32, 1e-7 * 4)])
+def test_sigmoid_and_softplus_kernels_against_scipy_relative_to_their_value(dtype, rtol):
+    """σ(x) to 4 ulp of σ(x) itself for every x where it is a normal number (e^x-small for very negative
+    x: a 1 − σ(|x|) form would give 0 there), softplus to 4 ulp of its value; ±inf and nan as the
+    limits say (and nan stays nan)."""
+    rng = np.random.default_rng(5)
+    x = np.array(X_EDGES + list(rng.uniform(-60, 60, 300)), dtype=dtype)
+    x64 = x.astype(np.float64)
+    sig, sp = kernels.sigmoid(x).copy(), kernels.softplus(x).copy()
+    ref_sig, ref_sp = expit(x64), np.logaddexp(0.0, x64)
+    normal = ref_sig > np.finfo(dtype).tiny
+    np.testing.assert_allclose(sig[normal], ref_sig[normal], rtol=rtol)
+    assert (sig[~normal] <= np.finfo(dtype).tiny).all()
+    normal = ref_sp > np.finfo(dtype).tiny
+    np.testing.assert_allclose(sp[normal], ref_sp[normal], rtol=rtol)
+    special = np.array([np.inf, -np.inf, np.nan, -0.0], dtype=dtype)
+    np.testing.assert_array_equal(kernels.sigmoid(special), [1.0, 0.0, np.nan, 0.5])
+    np.testing.assert_array_equal(kernels.softplus(special[2:]), [np.nan, np.log(2, dtype=dtype)])
+
+
+@pytest.mark.parametrize("kernel", ["sigmoid", "softplus", "one_minus_square_times"])
+def test_every_kernel_in_blocks_is_the_same(kernel, monkeypatch):
+    rng = np.random.default_rng(6)
+    x, g = rng.standard_normal((23, 9)) * 5, rng.standard_normal((23, 9))
+    args = (np.tanh(x), g) if kernel == "one_minus_square_times" else (x,)
+    whole = getattr(kernels, kernel)(*args).copy()
+    monkeypatch.setattr(kernels, "BLOCK_BYTES", 8 * 9 * 4)        # blocks of 4 rows
+    np.testing.assert_array_equal(getattr(kernels, kernel)(*args), whole)

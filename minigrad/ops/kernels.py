@@ -3,8 +3,9 @@ from the engine's buffer pool (`engine.buffer`), so a training step reuses last 
 
 Why they exist: on the VAE's path these run on batch × 784 arrays every step, and a few in-place passes
 over one buffer beat the textbook one-liners here (np.logaddexp(0, x) and scipy.special.expit were
-3–10× slower, np.where several times slower), while staying finite for every finite x: both stable
-forms only ever exponentiate −|x| ≤ 0, so e^(−|x|) ∈ (0, 1] never overflows.
+3–10× slower, np.where and np.heaviside several times slower), while staying finite for every x: the
+stable forms only ever exponentiate −|x| ≤ 0, so e^(−|x|) ∈ [0, 1] never overflows. Each runs block by
+block (by_row_blocks, at the end), so that its passes find the block in cache.
 """
 
 import numpy as np
@@ -12,70 +13,76 @@ import numpy as np
 from ..engine import buffer
 
 
-def softplus(x, scratch=None):
-    """log(1 + eˣ) = max(x, 0) + log1p(e^(−|x|)).
-
-    `scratch`, if given, is an array of x's shape and result dtype that may be overwritten."""
-    dtype = np.result_type(x, 0.0)
-    y = np.abs(x, out=buffer(np.shape(x), dtype))
-    np.negative(y, out=y)
-    np.exp(y, out=y)
-    np.log1p(y, out=y)
-    y += np.maximum(x, 0, out=buffer(np.shape(x), dtype) if scratch is None else scratch)
+def softplus(x):
+    """log(1 + eˣ) = max(x, 0) + log1p(e) with e = e^(−|x|)."""
+    x = np.asarray(x)
+    y, scratch = (buffer(x.shape, np.result_type(x, 0.0)) for _ in range(2))
+    by_row_blocks(_softplus_block, x, y, scratch)
     return y
 
 
 def sigmoid(x):
-    """σ(x) = q for x < 0 and 1 − q for x ≥ 0, with q = e^(−|x|) / (1 + e^(−|x|)) = σ(−|x|) ≤ ½.
-
-    Never 1 − σ(|x|) for x < 0, which would cancel to 0; the branch is taken arithmetically,
-    σ = q + [x ≥ 0]·(1 − 2q), because np.where is several times slower here than these passes."""
-    q = np.abs(x, out=buffer(np.shape(x), np.result_type(x, 0.0)))
-    np.negative(q, out=q)
-    np.exp(q, out=q)
-    h = np.add(q, 1, out=buffer(q.shape, q.dtype))
-    np.divide(q, h, out=q)
-    np.greater_equal(x, 0, out=h)
-    t = np.multiply(q, -2, out=buffer(q.shape, q.dtype))
-    t += 1
-    t *= h
-    q += t
-    return q
+    """σ(x) = max(e, [x ≥ 0]) / (1 + e) with e = e^(−|x|): the numerator is e for x < 0 and 1 for x ≥ 0,
+    so σ(−|x|) is never computed as 1 − σ(|x|), which would cancel to 0."""
+    x = np.asarray(x)
+    y, e = (buffer(x.shape, np.result_type(x, 0.0)) for _ in range(2))
+    by_row_blocks(_sigmoid_block, x, e, y)
+    return y
 
 
 def one_minus_square_times(y, g):
-    """(1 − y²) · ḡ in one buffer: tanh's VJP from its saved output y (no second tanh)."""
-    d = np.multiply(y, y, out=buffer(y.shape, y.dtype))    # an array even when y is 0-d
-    np.subtract(1, d, out=d)
-    return np.multiply(d, g, out=d)
+    """(1 − y²) · ḡ: tanh's VJP from its saved output y (no second tanh)."""
+    y = np.asarray(y)
+    d = buffer(y.shape, y.dtype)
+    by_row_blocks(_one_minus_square_times_block, y, g, d)
+    return d
 
 
 def bce_with_logits(x, t, with_grad):
     """ℓ = softplus(x) − t·x, elementwise, and if `with_grad` its derivative σ(x) − t too, both from one
-    e = e^(−|x|) (one exp for the pair, where separate kernels took two and 21 passes in all):
-
-        softplus(x) = max(x, 0) + log1p(e),      σ(x) = max(e, [x ≥ 0]) / (1 + e)
-
-    (the numerator is e for x < 0 and 1 for x ≥ 0: σ(−|x|) never becomes 1 − σ(|x|), which would
-    cancel). 12 passes, block by block (by_row_blocks). x has the result's shape; t broadcasts to it.
-    Returns (ℓ, σ(x) − t or None), in buffers from the pool."""
+    e = e^(−|x|) (softplus and σ as above: one exp where two kernels took two, 12 passes instead of 21).
+    x has the result's shape; t broadcasts to it. Returns (ℓ, σ(x) − t or None), in pooled buffers."""
     dtype = np.result_type(x, t, 0.0)
     loss, e, d = (buffer(x.shape, dtype) for _ in range(3))
     by_row_blocks(_bce_block, x, t, loss, e, d, with_grad)
     return loss, (d if with_grad else None)
 
 
+# The blocks: each writes only into the arrays it is given (by_row_blocks cuts them into rows).
+
+def _exp_minus_abs(x, out):
+    """e = e^(−|x|) ∈ [0, 1], the one exponential the stable forms need (it never overflows)."""
+    np.copysign(x, -1, out=out)
+    return np.exp(out, out=out)
+
+
+def _softplus_block(x, y, scratch):
+    np.log1p(_exp_minus_abs(x, y), out=y)
+    y += np.maximum(x, 0, out=scratch)
+
+
+def _sigmoid_block(x, e, y, have_e=False):
+    """σ(x) into y; e becomes 1 + e^(−|x|) (computed here unless `have_e`)."""
+    if not have_e:
+        _exp_minus_abs(x, e)
+    np.greater_equal(x, 0, out=y)
+    np.maximum(y, e, out=y)
+    e += 1
+    y /= e
+
+
+def _one_minus_square_times_block(y, g, d):
+    np.multiply(y, y, out=d)
+    np.subtract(1, d, out=d)
+    np.multiply(d, g, out=d)
+
+
 def _bce_block(x, t, loss, e, d, with_grad):
-    np.copysign(x, -1, out=e)                  # −|x|
-    np.exp(e, out=e)
-    np.log1p(e, out=loss)
+    np.log1p(_exp_minus_abs(x, e), out=loss)
     loss += np.maximum(x, 0, out=d)
     loss -= np.multiply(x, t, out=d)
     if with_grad:
-        np.greater_equal(x, 0, out=d)
-        np.maximum(d, e, out=d)
-        e += 1
-        d /= e
+        _sigmoid_block(x, e, d, have_e=True)
         d -= t
 
 
