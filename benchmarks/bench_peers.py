@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import machine_line, markdown_table  # noqa: E402
-from benchmarks.vae_steps import max_relative_difference  # noqa: E402
+from benchmarks.vae_steps import five_products, max_relative_difference  # noqa: E402
 
 ORDER = ("minigrad", "minigrad+tuned", "numpy", "torch", "jax", "autograd")
 # "minigrad+tuned": the same minigrad step in a process that called vae.tune_allocator() first
@@ -81,9 +81,37 @@ def worker(name, batch, dtype, grad_file):
                 faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
                 i += 1
             reply({"times": times, "faults": faults})
+        elif command == "profile":
+            reply(profile(name, problem, step, i, int(arg[0])))
+            i += int(arg[0])
         elif command == "quit":
             reply({"maxrss_mb": peak_rss_mb(), "setup_rss_mb": rss_setup})
             return
+
+
+PROFILED = ("minigrad", "numpy", "torch")      # jax jit runs the step as one fused program: no phases
+
+
+def profile(name, problem, step, i, steps):
+    """Where one step's time goes (median ms over `steps` steps): the gradients (forward + backward),
+    the optimizer, and of the gradients' time the five large matrix products alone (`five_products`,
+    timed on their own with the framework's matmul) and the rest (elementwise work, reductions, the
+    framework's own overhead)."""
+    products = five_products(name, problem)
+    grads, optimizer, gemms = [], [], []
+    for k in range(steps):
+        marks = []
+        t0 = time.perf_counter()
+        step(i + k, marks)
+        t1 = time.perf_counter()
+        grads.append(marks[0] - t0)
+        optimizer.append(t1 - marks[0])
+        t0 = time.perf_counter()
+        products()
+        gemms.append(time.perf_counter() - t0)
+    ms = {key: 1e3 * float(np.median(v)) for key, v in
+          [("gradients", grads), ("optimizer", optimizer), ("products", gemms)]}
+    return dict(ms, rest=ms["gradients"] - ms["products"])
 
 
 def peak_rss_mb():
@@ -140,8 +168,9 @@ class Worker:
         return answer
 
 
-def measure(batch, dtype, names, steps, warmup, round_size):
-    """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff, grad_rel_diff)} for one cell."""
+def measure(batch, dtype, names, steps, warmup, round_size, profile_steps=0):
+    """{name: dict(ms, faults, maxrss_mb, setup_rss_mb, max_rel_diff, grad_rel_diff, profile)} for one
+    cell; `profile` (see profile()) for the PROFILED frameworks when profile_steps > 0, else None."""
     tmp = tempfile.mkdtemp(prefix="bench_peers-")
     workers = [Worker(n, batch, dtype, tmp) for n in names]
     try:
@@ -161,6 +190,8 @@ def measure(batch, dtype, names, steps, warmup, round_size):
                 r = w.ask(f"run {round_size}")
                 times[w.name] += r["times"]
                 faults[w.name] += r["faults"]
+        profiles = {w.name: w.ask(f"profile {profile_steps}") for w in workers
+                    if w.name in PROFILED and profile_steps}
         memory = {w.name: w.ask("quit") for w in workers}
     finally:
         for w in workers:
@@ -174,19 +205,23 @@ def measure(batch, dtype, names, steps, warmup, round_size):
     return {n: {"ms": 1e3 * float(np.median(times[n])), "faults": float(np.median(faults[n])),
                 "maxrss_mb": memory[n]["maxrss_mb"], "setup_rss_mb": memory[n]["setup_rss_mb"],
                 "max_rel_diff": float(np.max(np.abs(losses[n] - ref) / np.abs(ref))),
-                "grad_rel_diff": grad_diff[n]} for n in names}
+                "grad_rel_diff": grad_diff[n], "profile": profiles.get(n)} for n in names}
 
 
-def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, frameworks=ORDER):
+def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup=5, round_size=5, frameworks=ORDER,
+        profile_steps=20):
     names, notes = [], []
     for n in frameworks:
         ok, why = available(n)
         (names.append(n) if ok else notes.append(f"skipped {n}: {why}"))
     baseline = "torch" if "torch" in names else "numpy"
-    rows, failures = [], []
+    rows, failures, profile_rows = [], [], []
     for dtype in dtypes:
         for batch in batches:
-            cell = measure(batch, dtype, names, steps, warmup, round_size)
+            cell = measure(batch, dtype, names, steps, warmup, round_size, profile_steps)
+            profile_rows += [[batch, dtype, n] + [f"{cell[n]['profile'][k]:.2f}" for k in
+                                                  ("gradients", "products", "rest", "optimizer")]
+                             for n in names if cell[n]["profile"]]
             for n in names:
                 c = cell[n]
                 agree = c["max_rel_diff"] <= TOLERANCE[dtype] and c["grad_rel_diff"] <= GRAD_TOLERANCE[dtype]
@@ -207,6 +242,15 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
                         "peak RSS MB", "RSS growth in steps MB", "−ELBO and ∇ vs minigrad",
                         "first 3 losses vs minigrad"], rows),
         "", *notes, *(["", "**Losses disagree:** " + "; ".join(failures)] if failures else []), "",
+        *([f"#### Where the time goes (median of {profile_steps} more steps per framework, each in its process)",
+           "",
+           "The gradients' time (forward + backward), split into the five large matrix products — timed on "
+           "their own with the framework's matmul: NumPy's OpenBLAS for minigrad and NumPy — and the rest "
+           "(elementwise work, reductions, the framework's overhead); then the optimizer (Adam). jax is not "
+           "split: jit runs the whole step as one program.",
+           "",
+           markdown_table(["batch", "dtype", "framework", "gradients ms", "five products ms",
+                           "rest of gradients ms", "Adam ms"], profile_rows), ""] if profile_rows else []),
     ])
     if failures:
         raise SystemExit(text)
@@ -215,7 +259,7 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
 
 def run_benchmark(out_dir=None, quick=True):
     if quick:
-        return run(batches=(100,), dtypes=("float32",), steps=10, warmup=2, round_size=5)
+        return run(batches=(100,), dtypes=("float32",), steps=10, warmup=2, round_size=5, profile_steps=5)
     return run()
 
 
@@ -226,6 +270,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--round-size", type=int, default=5)
+    parser.add_argument("--profile-steps", type=int, default=20,
+                        help="steps per framework for the where-the-time-goes table (0: none)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--frameworks", nargs="+", default=list(ORDER), help=f"subset of {', '.join(ORDER)}")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -237,7 +283,8 @@ def main(argv=None):
     if args.quick:
         print(run_benchmark(quick=True))
     else:
-        print(run(args.batches, args.dtypes, args.steps, args.warmup, args.round_size, tuple(args.frameworks)))
+        print(run(args.batches, args.dtypes, args.steps, args.warmup, args.round_size, tuple(args.frameworks),
+                  args.profile_steps))
 
 
 if __name__ == "__main__":

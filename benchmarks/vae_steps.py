@@ -11,6 +11,8 @@ weights and ε[0], to check that every framework computes the same thing. Option
 autograd) are imported only inside their builders.
 """
 
+import time
+
 import numpy as np
 
 from benchmarks.common import NumpyAdam
@@ -45,10 +47,11 @@ def make_minigrad(problem):
     opt = mg.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=ADAM_EPS)
     x, eps = problem["x"], problem["eps"]
 
-    def step(i):
+    def step(i, marks=None):
         opt.zero_grad()
         loss = -model.elbo(x, eps=eps[i % len(eps)]).elbo.mean()
         loss.backward()
+        _mark(marks)
         opt.step()
         return loss.item()
     return step
@@ -120,8 +123,9 @@ def make_numpy(problem):
     adam = NumpyAdam([w[n] for n in NAMES], LR, BETAS, ADAM_EPS)
     x, eps_all = problem["x"], problem["eps"]
 
-    def step(i):
+    def step(i, marks=None):
         loss, g = numpy_loss_and_grads(w, x, eps_all[i % len(eps_all)])
+        _mark(marks)
         adam.step([g[n] for n in NAMES])
         return loss
     return step
@@ -173,10 +177,11 @@ def make_torch(problem):
     torch, w, eps_all, loss_fn = _torch_setup(problem)
     opt = torch.optim.Adam(list(w.values()), lr=LR, betas=BETAS, eps=ADAM_EPS)
 
-    def step(i):
+    def step(i, marks=None):
         opt.zero_grad()
         loss = loss_fn(eps_all[i % len(eps_all)])
         loss.backward()
+        _mark(marks)
         opt.step()
         return loss.item()
     return step
@@ -276,12 +281,40 @@ def make_autograd(problem):
     box = {"params": params, "state": state, "t": 0}
     x, eps_all = problem["x"], problem["eps"]
 
-    def step(i):
+    def step(i, marks=None):
         box["t"] += 1
         value, grads = grad_and_value(box["params"], x, eps_all[i % len(eps_all)])
+        _mark(marks)
         box["params"], box["state"] = update(box["params"], grads, box["state"], box["t"])
         return float(value)
     return step
+
+
+def _mark(marks):
+    """Where the gradients are done and the optimizer starts, for the profile (`marks`: a list, or None
+    in the timed steps)."""
+    if marks is not None:
+        marks.append(time.perf_counter())
+
+
+def five_products(name, problem):
+    """A function that runs the step's five large matrix products — encoder and decoder forward, the
+    decoder's input gradient, both large weight gradients — with `name`'s own matmul (NumPy's for every
+    framework but torch), writing into preallocated arrays where the framework allows: the floor
+    under that framework's step."""
+    B, n_in, n_hid = len(problem["x"]), SIZES["input"], SIZES["hidden"]
+    rng = np.random.default_rng(0)
+    x, h, g_out, g_hid = (rng.random(shape).astype(problem["dtype"]) for shape in
+                          [(B, n_in), (B, n_hid), (B, n_in), (B, n_hid)])
+    w_enc, w_dec = problem["weights"]["encoder.0.weight"], problem["weights"]["decoder.2.weight"]
+    products = [(x, w_enc.T), (h, w_dec.T), (g_out.T, h), (g_out, w_dec), (g_hid.T, x)]
+    if name == "torch":                 # the same layouts (transposes are views in both)
+        import torch
+        torch.set_num_threads(2)
+        products = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in products]
+        return lambda: [a @ b for a, b in products]
+    outs = [np.empty((a.shape[0], b.shape[1]), a.dtype) for a, b in products]
+    return lambda: [np.matmul(a, b, out=o) for (a, b), o in zip(products, outs)]
 
 
 FRAMEWORKS = {"minigrad": make_minigrad, "numpy": make_numpy, "torch": make_torch, "jax": make_jax,

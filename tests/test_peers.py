@@ -57,10 +57,16 @@ def test_three_training_steps_agree(peer):
 
 def test_peer_benchmark_smoke():
     """Two workers in their own processes, tiny sizes: the table has a row per framework and marks the
-    agreement; no timing is asserted."""
+    agreement, and the profile splits each framework's gradient time into the five products and the rest;
+    no timing is asserted."""
     text = bench_peers.run(batches=(8,), dtypes=("float64",), steps=2, warmup=1, round_size=1,
-                           frameworks=("minigrad", "numpy", "not_a_framework"))
-    rows = [line for line in text.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
+                           frameworks=("minigrad", "numpy", "not_a_framework"), profile_steps=2)
+    main, profile = text.split("#### Where the time goes")
+    rows = [line for line in main.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
     assert [r.split("|")[3].strip() for r in rows] == ["minigrad", "numpy"]
     assert all(r.rstrip(" |").endswith("✓") for r in rows)
     assert "skipped not_a_framework" in text
+    rows = [line.split("|")[3:8] for line in profile.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
+    assert [r[0].strip() for r in rows] == ["minigrad", "numpy"]
+    for _, gradients, products, rest, adam in rows:
+        assert abs(float(gradients) - float(products) - float(rest)) <= 0.011 and float(adam) > 0
