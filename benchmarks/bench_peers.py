@@ -67,6 +67,7 @@ def worker(name, batch, dtype, grad_file):
     step = FRAMEWORKS[name](problem)
     losses = [step(i) for i in range(3)]
     rss_setup = peak_rss_mb()
+    rss_steps = None              # the peak after the timed steps, before the profile's own arrays
     reply({"losses": losses})
     i = 3
     for line in sys.stdin:
@@ -82,10 +83,11 @@ def worker(name, batch, dtype, grad_file):
                 i += 1
             reply({"times": times, "faults": faults})
         elif command == "profile":
+            rss_steps = peak_rss_mb()
             reply(profile(name, problem, step, i, int(arg[0])))
             i += int(arg[0])
         elif command == "quit":
-            reply({"maxrss_mb": peak_rss_mb(), "setup_rss_mb": rss_setup})
+            reply({"maxrss_mb": rss_steps or peak_rss_mb(), "setup_rss_mb": rss_setup})
             return
 
 
