@@ -1,6 +1,7 @@
 """The weak-scalar dtype rule (PyTorch's): a float32 tensor combined with a Python number, a NumPy scalar
-(np.float64(2)) or a 0-d tensor/array of another dtype stays float32, for every binary op, either operand
-order; no gradient changes dtype (each input's gradient has that input's dtype).
+(np.float64(2)) or a 0-d tensor/array of another dtype stays float32, for every binary op and every product
+(dot, inner, tensordot, einsum, outer, kron), either operand order; no gradient changes dtype (each input's
+gradient has that input's dtype).
 
 Values are compared with the same op in float64 at rtol=1e-5 (float32 rounding of O(1) values).
 """
@@ -96,3 +97,48 @@ def test_clip_with_numpy_scalar_bounds_stays_float32():
     y.sum().backward()
     assert t.grad.dtype == np.float32
     np.testing.assert_array_equal(t.grad, [0, 0, 1, 0, 0])
+
+
+# The products: NumPy's own dot, inner, tensordot and einsum do not treat scalars as weak (np.dot(float32
+# array, 2.0) is float64), and outer/kron reshape their operands; minigrad keeps the rule for them too.
+PRODUCTS = {
+    "dot": (mg.dot, mg.dot),
+    "inner": (mg.inner, mg.inner),
+    "tensordot": (lambda a, b: mg.tensordot(a, b, 0), lambda a, b: mg.tensordot(a, b, 0)),
+    "einsum": (lambda t, w: mg.einsum("ij,->ij", t, w), lambda w, t: mg.einsum(",ij->ij", w, t)),
+    "outer": (mg.outer, mg.outer),
+    "kron": (mg.kron, mg.kron),
+}
+
+
+@pytest.mark.parametrize("weak", list(WEAK))
+@pytest.mark.parametrize("first", [True, False], ids=["tensor-first", "weak-first"])
+@pytest.mark.parametrize("name", list(PRODUCTS))
+def test_products_keep_float32_with_a_weak_operand(name, first, weak):
+    tensor_first, weak_first = PRODUCTS[name]
+    x = np.random.default_rng(1).uniform(0.5, 1.5, (3, 4)).astype(np.float32)
+    t, w = mg.tensor(x, requires_grad=True), WEAK[weak]()
+    y = tensor_first(t, w) if first else weak_first(w, t)
+    assert y.dtype == np.float32, f"{name}: {y.dtype}"
+    t64, w64 = mg.tensor(x.astype(np.float64), requires_grad=True), as64(w)
+    y64 = tensor_first(t64, w64) if first else weak_first(w64, t64)
+    assert y.shape == y64.shape
+    np.testing.assert_allclose(y.data, y64.data, rtol=1e-6)
+    y.sum().backward()
+    y64.sum().backward()
+    assert t.grad.dtype == np.float32
+    np.testing.assert_allclose(t.grad, t64.grad, rtol=1e-6)
+    if isinstance(w, mg.Tensor):
+        assert w.grad.dtype == w.dtype and w.grad.shape == ()
+        np.testing.assert_allclose(w.grad, w64.grad, rtol=1e-3 if w.dtype == np.float16 else 1e-5)
+
+
+def test_products_of_equal_standing_follow_numpy():
+    """Two arrays with axes: NumPy's promotion (float32 with float64 is float64), as for the binary ops."""
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 2))
+    cases = {"dot": (b, ()), "inner": (b.T, ()), "tensordot": (b, (1,)), "outer": (b, ()), "kron": (b, ())}
+    for name, (other, extra) in cases.items():
+        got = getattr(mg, name)(mg.tensor(a), mg.tensor(other), *extra)
+        expected = getattr(np, name)(a, other, *extra)
+        assert got.dtype == expected.dtype == np.float64 and got.shape == expected.shape, name
+    assert mg.einsum("ij,jk->ik", mg.tensor(a), mg.tensor(b)).dtype == np.float64

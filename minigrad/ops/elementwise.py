@@ -6,6 +6,7 @@ return gradients of the broadcast shape; the engine's `unbroadcast` reduces them
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -54,6 +55,20 @@ def weak_operands(a, b, numbers=False):
     elif sb > sa and db.kind == "f" and da.kind in "biuf":
         a = a.astype(db, copy=False) if sa else db.type(a)
     return a, b
+
+
+def weak_operands_all(operands):
+    """weak_operands' rule for any number of operands (einsum and the products built on it, whose NumPy
+    forwards do not treat scalars as weak): the operands of the highest standing decide the dtype, and
+    when it is floating point every weaker real operand takes it. Returns a list (of arrays for lists)."""
+    operands = [x if isinstance(x, (np.ndarray, numbers.Number)) else np.asarray(x) for x in operands]
+    standing = [2 if np.ndim(x) else 1 if type(x) is np.ndarray else 0 for x in operands]
+    top = max(standing, default=0)
+    dtype = np.result_type(*[x for x, s in zip(operands, standing) if s == top]) if operands else None
+    if dtype is None or dtype.kind != "f" or min(standing) == top:
+        return list(operands)
+    return [x if s == top or np.result_type(x).kind not in "biuf" else np.asarray(x, dtype)
+            for x, s in zip(operands, standing)]
 
 
 class Add(Function):

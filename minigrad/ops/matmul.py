@@ -6,7 +6,7 @@ import string
 import numpy as np
 
 from ..engine import Function, Tensor, buffer
-from .elementwise import mul
+from .elementwise import mul, weak_operands_all
 from .shape import reshape
 
 __all__ = ['MatMul', 'matmul', 'Linear', 'Einsum', 'einsum', 'Dot', 'dot', 'Inner', 'inner', 'Tensordot', 'tensordot',
@@ -123,6 +123,7 @@ class Einsum(Function):
     (summed in forward) gets ḡ broadcast along it; an axis of size 1 that NumPy broadcast is summed back;
     and a letter repeated inside sₖ (a diagonal, as in 'ii->i') puts x̄ₖ on that diagonal, zeros elsewhere."""
     def forward(ctx, *operands, subscripts, optimize=False):
+        operands = weak_operands_all(operands)
         y = np.einsum(subscripts, *operands, optimize=optimize)
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(*operands)
@@ -178,7 +179,7 @@ class Dot(Einsum):
     """y = dot(a, b): Σ over a's last axis and b's second-to-last (b's only axis when 1-D); a product when
     either is 0-d;  the VJP of the same contraction written as an einsum"""
     def forward(ctx, a, b):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = map(np.asarray, weak_operands_all((a, b)))
         y = np.dot(a, b)
         ctx.save_for_backward(a, b)
         if a.ndim == 0 or b.ndim == 0:
@@ -200,7 +201,7 @@ def dot(a, b):
 class Inner(Einsum):
     """y = inner(a, b) = Σ over the last axes of both (a product when either is 0-d);  the VJP of that einsum"""
     def forward(ctx, a, b):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = map(np.asarray, weak_operands_all((a, b)))
         y = np.inner(a, b)
         ctx.save_for_backward(a, b)
         shared = min(a.ndim, b.ndim, 1)
@@ -219,7 +220,7 @@ class Tensordot(Einsum):
     """y = tensordot(a, b, axes): Σ over a's `axes[0]` paired with b's `axes[1]` (an int n: a's last n with b's
     first n), the free axes of a then of b;  the VJP of that einsum"""
     def forward(ctx, a, b, axes=2):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = map(np.asarray, weak_operands_all((a, b)))
         y = np.tensordot(a, b, axes)
         ctx.save_for_backward(a, b)
         if np.ndim(axes) == 0:
@@ -240,18 +241,27 @@ def tensordot(a, b, axes=2):
 
 
 def _tensor_or_array(x):
-    return x if isinstance(x, Tensor) else np.asarray(x)
+    """x as it is when a tensor or a scalar (a Python or NumPy number stays weak), else as an array."""
+    return x if isinstance(x, (Tensor, np.generic, int, float)) else np.asarray(x)
 
 
 def outer(a, b):
-    """numpy.outer: y_ij = a_i b_j over the flattened inputs (a broadcast multiply: one product per entry)."""
-    return mul(reshape(_tensor_or_array(a), (-1, 1)), reshape(_tensor_or_array(b), (1, -1)))
+    """numpy.outer: y_ij = a_i b_j over the flattened inputs (a broadcast multiply: one product per entry).
+    A scalar operand is not reshaped, so it stays weak in the multiply."""
+    a, b = _tensor_or_array(a), _tensor_or_array(b)
+    if np.ndim(a) or not np.ndim(b):
+        a = reshape(a, (-1, 1))
+    if np.ndim(b):
+        b = reshape(b, (1, -1))
+    return mul(a, b)
 
 
 def kron(a, b):
     """numpy.kron: the block matrix [a_ij · b], for any ndim (the shorter shape padded with leading 1s):
     a broadcast multiply of interleaved axes, then one reshape."""
     a, b = _tensor_or_array(a), _tensor_or_array(b)
+    if not np.ndim(a) or not np.ndim(b):             # a scalar factor: a product that keeps it weak
+        return mul(a, b)
     sa, sb = np.shape(a), np.shape(b)
     n = max(len(sa), len(sb))
     sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
