@@ -53,7 +53,7 @@ def figures(out_dir, dpi=110):
         groups = {"encoder φ": model.encoder, "decoder θ": model.decoder,
                   "−log p_θ(x|z), mean": (logits, loss)}          # the ops after the decoder, as one box
         mg.draw(loss, paths[name], params=model, labels={"x": x, "ε ~ N(0, I)": eps, **tensors}, groups=groups,
-                highlight="encoder.0.weight", title=title, dpi=dpi)
+                highlight="encoder.0.weight", title=title, dpi=dpi, overwrite=True)   # regenerating them is the job
         tables[name] = str(mg.explain(loss, model, show=False))
     return paths, tables
 

@@ -10,6 +10,8 @@ edge is differentiable (the consuming node's needs_input_grad is True for it). O
 from L, the first edge that is not differentiable is the cut we report.
 """
 
+import os
+import tempfile
 from collections import deque
 
 import numpy as np
@@ -414,7 +416,8 @@ def _fit(text, size, em=0.55, width=_Graph.BOX_WIDTH):
     return min(size, 0.92 * width * INCH * 72 / (em * max(longest, 1)))
 
 
-def draw(output, path=None, params=None, labels=None, groups=None, highlight=None, title=None, dpi=100):
+def draw(output, path=None, params=None, labels=None, groups=None, highlight=None, title=None, dpi=100,
+         overwrite=False):
     """Render the graph of `output` with matplotlib (no graphviz needed); return the Figure.
 
     One box per op (name and output shape), parameters and inputs labelled (`params`: a Module, dict or
@@ -423,7 +426,9 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
     nodes made inside that module's most recent call into one box (name → (first, last), two tensors,
     collapses the nodes made after `first` up to `last`); the parameters feeding the same box are listed
     together in one, so every parameter stays visible. `highlight`: a parameter (tensor or name) whose
-    backward path is drawn in green. Saved as PNG when `path` is given.
+    backward path is drawn in green. Saved as PNG when `path` is given: atomically (an interrupted save
+    leaves the old file or none, never half a PNG), and over an existing file only with overwrite=True
+    (else FileExistsError, before anything is drawn).
 
     Drawn on a matplotlib Figure with the Agg canvas, without pyplot: the global backend is left alone
     and no figure stays open (a notebook shows the returned Figure when it is a cell's value)."""
@@ -431,6 +436,8 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
 
+    if path is not None and not overwrite and os.path.exists(path):
+        raise FileExistsError(f"draw: {os.fspath(path)} exists; pass overwrite=True to replace it")
     named = dict(_named(params)) if params is not None else {}
     g = _Graph(output, params, labels, groups)
     hl = set()
@@ -490,8 +497,24 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
     fig.legend(handles=legend, loc="lower center", ncol=columns, fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.02 / height), handlelength=2.5)
     if path is not None:
-        fig.savefig(path, dpi=dpi)
+        _save_png(fig, os.fspath(path), dpi)
     return fig
+
+
+def _save_png(fig, path, dpi):
+    """fig as a PNG at `path`, through a temporary file in the same folder and os.replace (atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)              # mkstemp makes 0600 files; use the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _edge_style(on_path, cut, differentiable):

@@ -420,3 +420,26 @@ def test_a_pair_of_tensors_groups_the_ops_between_and_bad_groups_are_refused():
         _Graph(loss, model, groups={"idle": mg.nn.Linear(2, 2, dtype=np.float64, rng=0)})
     with pytest.raises(ValueError, match=r"groups\['pair'\] = \(first, last\) must be two tensors"):
         draw(loss, params=model, groups={"pair": (x, loss)})
+
+
+def test_draw_saves_atomically_and_never_over_a_file_unasked(tmp_path, monkeypatch):
+    """An existing file is refused (FileExistsError naming it, the file untouched) unless overwrite=True;
+    a save that fails half-way leaves the old file as it was and no temporary file behind."""
+    w = mg.tensor(np.ones(3), requires_grad=True)
+    out = (w * np.arange(3.0)).sum()
+    path = tmp_path / "g.png"
+    path.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="g.png.*overwrite=True"):
+        draw(out, path, params={"w": w}, dpi=30)
+    assert path.read_bytes() == b"keep me"
+
+    def broken_savefig(self, f, **kwargs):
+        f.write(b"half a png")
+        raise OSError("disk full")
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        draw(out, path, params={"w": w}, dpi=30, overwrite=True)
+    assert path.read_bytes() == b"keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["g.png"]
+    monkeypatch.undo()
+    draw(out, path, params={"w": w}, dpi=30, overwrite=True)
+    assert path.read_bytes().startswith(b"\x89PNG") and oct(path.stat().st_mode & 0o777) != oct(0o600)
