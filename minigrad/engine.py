@@ -194,12 +194,12 @@ class Function:
         requires = carries_cut = False
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                arrays[i] = a.data
-                if isinstance(a._node, Function):
-                    parents[i] = a._node
+                arrays[i], node = a.data, a._node
+                if isinstance(node, Function):
+                    parents[i] = node
                 if a.requires_grad:
                     needs[i] = requires = True
-                elif a._node is not None:
+                elif node is not None:
                     carries_cut = True
         record = requires and Config.grad_enabled
         if record and cls.nondifferentiable:
