@@ -22,6 +22,7 @@ import heapq
 import itertools
 import os
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -42,13 +43,18 @@ def clock():
 
 
 # ----------------------------------------------------------------------------------------------
-# Grad mode: one config object, switched by context managers that are also decorators
+# Grad mode: one config object (per thread), switched by context managers that are also decorators
 # (detect_anomaly, the third switch, is with the diagnostics below).
 
-class Config:
+class _Config(threading.local):
+    """The switches, one set per thread (as PyTorch's grad mode is thread-local): a `with no_grad()` in
+    one thread never stops another from recording. A new thread starts with the defaults below."""
     grad_enabled = True
     anomaly = False
     no_grad_site = None       # where the innermost no_grad region was entered (for explain)
+
+
+Config = _Config()
 
 
 class _Switch:

@@ -462,6 +462,37 @@ def test_one_no_grad_object_can_be_reused_and_nested():
     assert mg.is_grad_enabled()
 
 
+def test_grad_mode_is_per_thread():
+    """As PyTorch's: a thread inside no_grad does not stop another thread from recording (which would
+    silently leave its parameters without gradients), and a new thread starts with grad enabled."""
+    import threading
+
+    entered, release, seen = threading.Event(), threading.Event(), {}
+
+    def evaluate():                       # holds a no_grad region open while the main thread records
+        with mg.no_grad():
+            entered.set()
+            release.wait(10)
+            seen["eval"] = mg.is_grad_enabled()
+
+    thread = threading.Thread(target=evaluate)
+    thread.start()
+    entered.wait(10)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    release.set()
+    thread.join()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    assert seen["eval"] is False
+
+    with mg.no_grad():
+        t = threading.Thread(target=lambda: seen.update(new=mg.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert not mg.is_grad_enabled()
+    assert seen["new"] is True
+
+
 # ----------------------------------------------------------------------------------------------
 # detect_anomaly
 
