@@ -69,7 +69,8 @@ def per_matrix(fn, *arrays, core=None):
 def test_linalg_is_its_own_namespace_as_in_numpy():
     assert mg.linalg.cholesky is mg.ops.linalg.cholesky
     for name in ("cholesky", "solve_triangular", "solve", "inv", "det", "slogdet", "eigh", "eigvalsh", "svdvals",
-                 "svd", "pinv", "norm", "vector_norm", "matrix_norm", "vecdot", "matrix_power"):
+                 "svd", "pinv", "norm", "vector_norm", "matrix_norm", "vecdot", "matrix_power", "qr", "multi_dot",
+                 "lstsq", "cond"):
         assert hasattr(mg.linalg, name) and not hasattr(mg, name), name
     assert mg.linalg.matmul is mg.matmul and mg.linalg.tensordot is mg.tensordot      # in both, as NumPy 2
 
@@ -586,6 +587,11 @@ def test_gradients_match_pytorch():
         "eigvalsh": (mg.linalg.eigvalsh, torch.linalg.eigvalsh, s),
         "nuc": (lambda m: mg.linalg.norm(m, "nuc", axis=(1, 2)), lambda m: torch.linalg.matrix_norm(m, "nuc"), a),
         "pinv": (mg.linalg.pinv, torch.linalg.pinv, a[:, :, :2]),
+        "qr tall": (qr_pair(mg.linalg.qr, mg.concatenate), qr_pair(torch.linalg.qr, torch.cat), a[:, :, :2]),
+        "qr wide": (qr_pair(mg.linalg.qr, mg.concatenate), qr_pair(torch.linalg.qr, torch.cat), a[:, :2, :]),
+        "cond": (mg.linalg.cond, torch.linalg.cond, a),
+        "cond 1": (lambda m: mg.linalg.cond(m, 1),         # torch.linalg.cond(m, 1)'s backward fails (in-place)
+                   lambda m: torch.linalg.matrix_norm(m, 1) * torch.linalg.matrix_norm(torch.linalg.inv(m), 1), a),
         "svd": (lambda m: weighted_pairs(mg.linalg.svd(m, False), 2),
                 lambda m: (lambda u, s, vh: (u * torch.tensor([1.0, 2.0], dtype=m.dtype)) @ vh)(
                     *torch.linalg.svd(m, full_matrices=False)), a[:, :, :2]),
@@ -599,12 +605,21 @@ def test_gradients_match_pytorch():
         np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+def qr_pair(qr, cat):
+    """Q and R of a stack of two matrices side by side, one row per matrix, in either library."""
+    return lambda m: (lambda q, r: cat([q.reshape(2, -1), r.reshape(2, -1)], 1))(*qr(m))
+
+
 def test_functions_accept_arrays_and_lists_as_numpy_does():
     a = [[4.0, 1.0], [1.0, 3.0]]
     np.testing.assert_array_equal(mg.linalg.norm([3.0, 4.0]).data, 5.0)
     np.testing.assert_array_equal(mg.linalg.solve(np.array(a), [1.0, 2.0]).data, np.linalg.solve(a, [1.0, 2.0]))
     np.testing.assert_array_equal(mg.linalg.cholesky(np.array(a)).data, np.linalg.cholesky(a))
     np.testing.assert_array_equal(mg.linalg.matrix_power(np.array(a), 2).data, np.linalg.matrix_power(a, 2))
+    np.testing.assert_array_equal(mg.linalg.multi_dot([a, a, [1.0, 2.0]]).data, np.linalg.multi_dot([a, a, [1.0, 2.0]]))
+    np.testing.assert_array_equal(mg.linalg.qr(a).R.data, np.linalg.qr(a).R)
+    np.testing.assert_allclose(mg.linalg.lstsq(a, [1.0, 2.0])[0].data, np.linalg.lstsq(a, [1.0, 2.0])[0], rtol=1e-12)
+    np.testing.assert_array_equal(mg.linalg.cond(a, 1).data, np.linalg.cond(a, 1))
 
 
 def test_minigrad_linalg_imports_as_numpy_linalg_does_and_numpy_dispatches_to_it():
@@ -617,6 +632,8 @@ def test_minigrad_linalg_imports_as_numpy_linalg_does_and_numpy_dispatches_to_it
     assert isinstance(y, mg.Tensor) and y.requires_grad
     np.testing.assert_array_equal(y.data, np.linalg.solve(a, b))
     assert isinstance(np.linalg.norm(x, axis=1), mg.Tensor)
+    q, r = np.linalg.qr(x)
+    assert isinstance(q, mg.Tensor) and q.requires_grad and isinstance(np.linalg.cond(x), mg.Tensor)
 
 
 def test_ill_conditioned_cholesky_gradient_matches_pytorch():
@@ -630,3 +647,290 @@ def test_ill_conditioned_cholesky_gradient_matches_pytorch():
     torch.linalg.cholesky(t).backward(torch.tensor(g))
     want = t.grad.numpy()
     assert np.abs(x.grad - want).max() <= 1e-9 * np.abs(want).max()
+
+
+# ----------------------------------------------------------------------------------------------
+# qr
+
+def rectangular(batch, m, n, seed=0, cond=1e6):
+    """U diag(σ) Vᵀ of shape (…, M, N), σ log-spaced in [1, cond], U, V with random orthonormal columns."""
+    r = rng(seed)
+    u, _ = np.linalg.qr(r.standard_normal(batch + (m, m)))
+    v, _ = np.linalg.qr(r.standard_normal(batch + (n, n)))
+    k = min(m, n)
+    return (u[..., :k] * np.logspace(0, np.log10(cond), k)) @ np.swapaxes(v[..., :k], -1, -2)
+
+
+def qr_packed(mode="reduced"):
+    """Q and R of qr(x, mode) flattened into one vector, so that gradcheck weighs every entry of both."""
+    def fn(x):
+        q, r = mg.linalg.qr(x, mode)
+        return mg.concatenate([q.reshape(-1), r.reshape(-1)])
+    return fn
+
+
+QR_SHAPES = [(3, 3), (5, 3), (3, 5), (2, 4, 3), (2, 3, 4), (2, 2, 3, 3), (1, 1), (4, 1), (1, 4)]
+
+
+@pytest.mark.parametrize("shape", QR_SHAPES)
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_qr_forward_and_grad(shape, mode):
+    """The factors are LAPACK's, as NumPy's, so equal bit for bit; the gradient (square, tall, wide, batched)
+    against finite differences, everywhere it is defined (complete mode: M ≤ N)."""
+    a = rng(40).standard_normal(shape)
+    got, want = mg.linalg.qr(mg.tensor(a), mode), np.linalg.qr(a, mode)
+    assert type(got).__name__ == "QRResult" and got._fields == ("Q", "R")
+    np.testing.assert_array_equal(got.Q.data, want.Q)
+    np.testing.assert_array_equal(got.R.data, want.R)
+    if mode == "reduced" or shape[-2] <= shape[-1]:
+        assert mg.gradcheck(qr_packed(mode), [leaf(a)]) is True
+        assert mg.gradcheck(lambda x: mg.linalg.qr(x, mode).R, [leaf(a)]) is True     # Q̄ = 0
+        assert mg.gradcheck(lambda x: mg.linalg.qr(x, mode).Q, [leaf(a)]) is True     # R̄ = 0
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4), (3, 5)])
+def test_qr_ill_conditioned(shape):
+    """Condition number 1e6 (σ in [1, 1e6]). eps = 1e-4 as for cholesky: the truncation error O((eps/σ_min)²)
+    and the rounding error ~1e-16·|R|/eps ≈ 1e-6 both stay below the tolerance (at the default eps = 1e-6
+    rounding alone is ~1e-4 of |R| ~ 1e6, and the check would accuse a correct VJP)."""
+    a = rectangular((2,), *shape, seed=41)
+    assert np.linalg.cond(a).min() > 0.9e6
+    assert mg.gradcheck(qr_packed(), [leaf(a)], eps=1e-4) is True
+
+
+def test_qr_mode_r_and_tall_complete_refuse_a_gradient_as_pytorch():
+    a = rng(42).standard_normal((4, 3))
+    r = mg.linalg.qr(leaf(a), "r")
+    np.testing.assert_array_equal(r.data, np.linalg.qr(a, "r"))
+    with pytest.raises(RuntimeError, match=r"qr: .*depends on Q.*mode='r'.*\(4, 3\)"):
+        r.sum().backward()
+    q, r = mg.linalg.qr(leaf(a), "complete")
+    assert q.shape == (4, 4)
+    with pytest.raises(RuntimeError, match=r"qr: .*not differentiable when mode='complete'.*\(4, 3\)"):
+        r.sum().backward()
+    q, r = mg.linalg.qr(leaf(a.T), "complete")                   # M ≤ N: Q is unique, so complete differentiates
+    (q.sum() + r.sum()).backward()
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (2, 0, 3), (2, 3, 0)])
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+def test_qr_of_empty_matrices(shape, mode):
+    a = np.zeros(shape)
+    got, want = mg.linalg.qr(mg.tensor(a), mode), np.linalg.qr(a, mode)
+    for ours, theirs in (zip(got, want) if mode != "r" else [(got, want)]):
+        assert ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours.data, theirs)
+    if mode == "reduced":
+        x = leaf(a)
+        (mg.linalg.qr(x).Q.sum() + mg.linalg.qr(x).R.sum()).backward()
+        assert x.grad.shape == shape
+
+
+def test_qr_keeps_float32():
+    a = rng(43).standard_normal((2, 4, 3)).astype(np.float32)
+    q, r = mg.linalg.qr(leaf(a))
+    assert q.dtype == r.dtype == np.float32
+    x = leaf(a)
+    (mg.linalg.qr(x).Q.sum() + mg.linalg.qr(x).R.sum()).backward()
+    assert x.grad.dtype == np.float32
+    assert mg.gradcheck(qr_packed(), [leaf(a)]) is True                      # float32 tolerances, gradcheck's
+    assert mg.linalg.qr(np.eye(3, dtype=int)).Q.dtype == np.float64          # as NumPy
+
+
+def test_qr_errors():
+    with pytest.raises(np.linalg.LinAlgError, match=r"QR: a must be a matrix.*\(3,\)"):
+        mg.linalg.qr(mg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=r"QR: mode must be 'reduced', 'complete' or 'r', got 'raw'"):
+        mg.linalg.qr(mg.tensor(np.ones((3, 3))), "raw")
+
+
+# ----------------------------------------------------------------------------------------------
+# multi_dot
+
+CHAINS = [[(3, 4), (4, 5)], [(4,), (4, 5)], [(4,), (4,)], [(10, 100), (100, 5), (5, 50)], [(10, 30), (30, 5), (5, 60)],
+          [(4,), (4, 3), (3,)], [(6,), (6, 3), (3, 8), (8,)], [(10,), (10, 2), (2, 30), (30, 4), (4,)],
+          [(5, 10), (10, 3), (3, 20), (20, 2), (2, 7)], [(3, 1), (1, 4), (4, 2), (2, 6), (6, 5), (5, 2)]]
+
+
+@pytest.mark.parametrize("shapes", CHAINS, ids=[str(len(c)) + ":" + "x".join(map(str, c[0])) for c in CHAINS])
+def test_multi_dot(shapes):
+    """NumPy's order and NumPy's products (dot), so the same floats bit for bit."""
+    arrays = [rng(50 + i).standard_normal(s) for i, s in enumerate(shapes)]
+    got, want = mg.linalg.multi_dot([mg.tensor(a) for a in arrays]), np.linalg.multi_dot(arrays)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got.data, want)
+    assert mg.gradcheck(lambda *xs: mg.linalg.multi_dot(xs), [leaf(a) for a in arrays]) is True
+
+
+def test_multi_dot_chooses_numpys_order():
+    """The textbook chain (CLRS 15.2: dims 30, 35, 15, 5, 10, 20, 25) has the optimum ((A1 (A2 A3)) ((A4 A5) A6));
+    and a chain whose orders round differently: only NumPy's order gives NumPy's floats."""
+    split = mg.ops.linalg._chain_order([30, 35, 15, 5, 10, 20, 25])
+    assert (split[0, 5], split[0, 2], split[3, 5]) == (2, 0, 4)
+    arrays = [rng(60 + i).standard_normal(s) for i, s in enumerate([(20, 3), (3, 30), (30, 4), (4, 25)])]
+    a, b, c, d = arrays
+    want = np.linalg.multi_dot(arrays)
+    assert not np.array_equal(want, ((a @ b) @ c) @ d)                 # the test can tell orders apart
+    np.testing.assert_array_equal(mg.linalg.multi_dot(arrays).data, want)
+    square = [rng(65 + i).standard_normal((5, 5)) for i in range(4)]  # every order costs the same: NumPy keeps the
+    a, b, c, d = square                                               # first split at a tie, a (b (c d))
+    want = np.linalg.multi_dot(square)
+    np.testing.assert_array_equal(want, a @ (b @ (c @ d)))
+    assert not np.array_equal(want, ((a @ b) @ c) @ d)
+    np.testing.assert_array_equal(mg.linalg.multi_dot(square).data, want)
+
+
+def test_multi_dot_errors():
+    with pytest.raises(ValueError, match="multi_dot: expecting at least two arrays, got 1"):
+        mg.linalg.multi_dot([np.ones((2, 2))])
+    with pytest.raises(np.linalg.LinAlgError, match=r"multi_dot: array 0 has 3 dimensions, shape \(2, 2, 2\)"):
+        mg.linalg.multi_dot([np.ones((2, 2, 2)), np.ones((2, 2)), np.ones((2, 2))])
+    with pytest.raises(ValueError, match="not aligned"):
+        mg.linalg.multi_dot([np.ones((2, 3)), np.ones((2, 3)), np.ones((3, 3))])
+
+
+# ----------------------------------------------------------------------------------------------
+# lstsq
+
+LSTSQ = [((6, 3), (6,)), ((6, 3), (6, 2)), ((4, 4), (4,)), ((4, 4), (4, 3)), ((3, 5), (3,)), ((3, 5), (3, 2))]
+
+
+@pytest.mark.parametrize("a_shape,b_shape", LSTSQ)
+def test_lstsq(a_shape, b_shape):
+    """Well-conditioned full-rank problems: x through pinv against LAPACK's gelsd to 1e-12 of |x|, residuals
+    (the tall case) to 1e-12 of ‖b‖², s to 1e-12; rank exact. Gradients of x (full column rank tall, square, full
+    row rank wide) and of the residuals w.r.t. a and b."""
+    a, b = rng(70).standard_normal(a_shape), rng(71).standard_normal(b_shape)
+    x, residuals, rank, s = mg.linalg.lstsq(mg.tensor(a), mg.tensor(b))
+    want = np.linalg.lstsq(a, b)
+    assert x.shape == want[0].shape and residuals.shape == want[1].shape and s.shape == want[3].shape
+    np.testing.assert_allclose(x.data, want[0], rtol=0, atol=1e-12 * np.abs(want[0]).max())
+    np.testing.assert_allclose(residuals.data, want[1], rtol=0, atol=1e-12 * np.sum(b ** 2))
+    assert type(rank) is int and rank == want[2] == min(a_shape)
+    np.testing.assert_allclose(s.data, want[3], rtol=1e-12)
+    assert mg.gradcheck(lambda a, b: mg.linalg.lstsq(a, b)[0], [leaf(a), leaf(b)]) is True
+    if residuals.size:
+        assert a_shape[0] > a_shape[1]
+        assert mg.gradcheck(lambda a, b: mg.linalg.lstsq(a, b)[1], [leaf(a), leaf(b)]) is True
+
+
+def test_lstsq_rank_deficient_gives_numpys_least_norm_solution():
+    a = rng(72).standard_normal((5, 2)) @ rng(73).standard_normal((2, 4))          # rank 2 of 4
+    b = rng(74).standard_normal((5, 2))
+    x, residuals, rank, s = mg.linalg.lstsq(a, b)
+    want = np.linalg.lstsq(a, b)
+    np.testing.assert_allclose(x.data, want[0], rtol=0, atol=1e-12 * np.abs(want[0]).max())
+    assert rank == want[2] == 2 and residuals.shape == want[1].shape == (0,)
+
+
+@pytest.mark.parametrize("rcond", [None, -1, 0, 1.0, 2.0, 1.5e-16, 0.3])
+def test_lstsq_rcond_as_numpy(rcond):
+    """Singular values 1, 0.5, 1.3e-15, 1.5e-16, 1e-16 of a 7 × 5 matrix: NumPy's default eps · max(M, N) =
+    1.55e-15 (eps · min(M, N) = 1.11e-15 would keep 1.3e-15), LAPACK's unit round-off eps/2 for rcond ≤ 0 or ≥ 1
+    (keeps 1.5e-16, drops 1e-16), and a given cut-off (s ≤ rcond · s_max dropped)."""
+    a, b = np.eye(7, 5) * [1.0, 0.5, 1.3e-15, 1.5e-16, 1e-16], np.ones(7)
+    x, _, rank, _ = mg.linalg.lstsq(a, b, rcond)
+    want = np.linalg.lstsq(a, b, rcond)
+    assert rank == want[2]
+    np.testing.assert_allclose(x.data, want[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((3, 0), (3,)), ((0, 3), (0,)), ((0, 3), (0, 2)), ((3, 2), (3, 0)),
+                                             ((0, 0), (0,))])
+def test_lstsq_empty_as_numpy(a_shape, b_shape):
+    a, b = rng(75).standard_normal(a_shape), np.ones(b_shape)
+    got, want = mg.linalg.lstsq(a, b), np.linalg.lstsq(a, b)
+    for i in (0, 1, 3):
+        assert got[i].shape == want[i].shape
+        np.testing.assert_allclose(got[i].data, want[i], rtol=1e-12)
+    assert got[2] == want[2]
+
+
+def test_lstsq_keeps_float32_and_errors():
+    a, b = rng(76).standard_normal((5, 3)).astype(np.float32), rng(77).standard_normal(5).astype(np.float32)
+    got, want = mg.linalg.lstsq(a, b), np.linalg.lstsq(a, b)
+    assert [got[i].dtype for i in (0, 1, 3)] == [want[i].dtype for i in (0, 1, 3)] == [np.float32] * 3
+    np.testing.assert_allclose(got[0].data, want[0], rtol=1e-5)
+    with pytest.raises(np.linalg.LinAlgError, match=r"lstsq: a must be a matrix.*got a \(3,\), b \(3,\)"):
+        mg.linalg.lstsq(np.ones(3), np.ones(3))
+    with pytest.raises(np.linalg.LinAlgError, match=r"lstsq: a must be a matrix.*b \(2, 3, 1\)"):
+        mg.linalg.lstsq(np.ones((3, 2)), np.ones((2, 3, 1)))
+    with pytest.raises(np.linalg.LinAlgError, match=r"lstsq: incompatible dimensions: a \(3, 2\) has 3 rows, b"):
+        mg.linalg.lstsq(np.ones((3, 2)), np.ones(4))
+
+
+# ----------------------------------------------------------------------------------------------
+# cond
+
+CONDS = [None, 2, -2, "fro", "nuc", np.inf, -np.inf, 1, -1]
+
+
+@pytest.mark.parametrize("batch", [(), (2,), (2, 3)])
+@pytest.mark.parametrize("p", CONDS, ids=str)
+def test_cond(batch, p):
+    """The same routines as NumPy's on the same matrices: 1e-12 relative (the sum of singular values for 'nuc'
+    is the one that rounds differently)."""
+    a = rng(80).standard_normal(batch + (4, 4))
+    got = mg.linalg.cond(mg.tensor(a), p)
+    want = np.linalg.cond(a, p)
+    assert got.shape == np.shape(want)
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    assert mg.gradcheck(lambda x: mg.linalg.cond(x, p), [leaf(a)]) is True
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 5, 3)])
+def test_cond_of_rectangular_matrices(shape):
+    a = rng(81).standard_normal(shape)
+    for p in (None, 2, -2):
+        np.testing.assert_allclose(mg.linalg.cond(a, p).data, np.linalg.cond(a, p), rtol=1e-12)
+        assert mg.gradcheck(lambda x, p=p: mg.linalg.cond(x, p), [leaf(a)]) is True
+    with pytest.raises(np.linalg.LinAlgError, match=r"cond: a must be a square matrix.*" + re_shape(shape)):
+        mg.linalg.cond(a, 1)
+
+
+def re_shape(shape):
+    return r"\(" + ", ".join(map(str, shape)) + r"\)"
+
+
+@pytest.mark.parametrize("p", CONDS, ids=str)
+def test_cond_of_singular_matrices_is_inf_as_numpy(p):
+    """A regular, a singular and a zero matrix in one stack: inf where NumPy gives inf ('nuc' too, where NumPy
+    itself stumbles on the NaN inverse with "SVD did not converge"); the regular one keeps its value and gradient."""
+    a = np.stack([general((), 3, seed=82), [[1.0, 2, 3], [2, 4, 6], [1, 1, 1]], np.zeros((3, 3))])
+    x = leaf(a)
+    got = mg.linalg.cond(x, p)
+    want = np.linalg.cond(a, p) if p != "nuc" else np.array([np.linalg.cond(a[0], p), np.inf, np.inf])
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    if p not in (None, 2, -2):                     # the inverse-based cond: the singular ones are constants
+        got.sum().backward()
+        assert np.isfinite(x.grad).all() and not x.grad[1:].any()
+        assert mg.gradcheck(lambda x: mg.linalg.cond(x, p), [leaf(a[:1])]) is True
+
+
+def test_cond_empty_nan_and_float32():
+    with pytest.raises(np.linalg.LinAlgError, match=r"cond is not defined on empty matrices.*\(2, 0, 0\)"):
+        mg.linalg.cond(np.zeros((2, 0, 0)))
+    assert mg.linalg.cond(np.zeros((0, 3, 3))).shape == np.linalg.cond(np.zeros((0, 3, 3))).shape == (0,)
+    a = np.stack([general((), 3, seed=83), np.zeros((3, 3))])
+    a[0, 0, 0] = np.nan                              # NaN stays NaN; the zero matrix's NaN becomes inf
+    np.testing.assert_array_equal(mg.linalg.cond(a, 1).data, np.linalg.cond(a, 1))
+    a32 = general((2,), 3, seed=84).astype(np.float32)
+    for p in CONDS:
+        got = mg.linalg.cond(mg.tensor(a32), p)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.data, np.linalg.cond(a32, p), rtol=1e-6)
+
+
+def test_ill_conditioned_qr_gradient_matches_pytorch():
+    """Condition number 1e6, tall, square and wide: the same formula in both libraries, to 1e-8 of the gradient's
+    scale (rounding amplified by up to cond(R) = 1e6 from ~1e-16)."""
+    torch = pytest.importorskip("torch")
+    for shape in ((6, 4), (4, 4), (4, 6)):
+        a = rectangular((3,), *shape, seed=85)
+        x, t = leaf(a), torch.tensor(a, requires_grad=True)
+        ours, theirs = mg.linalg.qr(x), torch.linalg.qr(t)
+        wq, wr = rng(86).standard_normal(ours.Q.shape), rng(87).standard_normal(ours.R.shape)
+        (mg.sum(ours.Q * wq) + mg.sum(ours.R * wr)).backward()
+        ((theirs.Q * torch.tensor(wq)).sum() + (theirs.R * torch.tensor(wr)).sum()).backward()
+        want = t.grad.numpy()
+        assert np.abs(x.grad - want).max() <= 1e-8 * np.abs(want).max(), shape

@@ -1,5 +1,6 @@
-"""minigrad.linalg, as numpy.linalg (and scipy.linalg's solve_triangular): functions of square matrices,
-batched over leading axes: an array of shape (…, M, M) is a stack of M × M matrices.
+"""minigrad.linalg, as numpy.linalg (and scipy.linalg's solve_triangular): functions of matrices, batched
+over leading axes: an array of shape (…, M, N) is a stack of M × N matrices (lstsq and multi_dot take single
+matrices, as NumPy's do).
 
 Reached as `mg.linalg.<name>` (`mg.linalg.solve`, not `mg.solve`, as in NumPy). The right-hand side b
 of a solve is a vector when b.ndim == 1 and a stack of (M, K) matrices otherwise (NumPy 2's rule; write
@@ -18,11 +19,13 @@ import scipy.linalg
 
 from ..engine import Function, Tensor
 from . import elementwise, reductions, shape
+from .matmul import dot as _dot
 from .matmul import matmul, tensordot  # noqa: F401 - numpy.linalg has both too (NumPy 2)
 
 __all__ = ['Cholesky', 'cholesky', 'SolveTriangular', 'solve_triangular', 'Solve', 'solve', 'Inv', 'inv', 'Det',
     'det', 'Slogdet', 'slogdet', 'Eigh', 'eigh', 'eigvalsh', 'SvdVals', 'svdvals', 'Svd', 'svd', 'Pinv', 'pinv',
-    'VectorNorm', 'norm', 'vector_norm', 'matrix_norm', 'vecdot', 'matrix_power', 'matmul', 'tensordot']
+    'VectorNorm', 'norm', 'vector_norm', 'matrix_norm', 'vecdot', 'matrix_power', 'matmul', 'tensordot', 'QR', 'qr',
+    'multi_dot', 'lstsq', 'cond']
 
 LinAlgError = np.linalg.LinAlgError     # a ValueError, as NumPy raises it
 
@@ -554,3 +557,203 @@ def matrix_power(a, n):
         if bit:
             result = z if result is None else matmul(result, z)
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# QR, chained products, least squares, condition numbers
+
+def _operand(x):
+    """x itself when a Tensor, else x as an ndarray (a list, say)."""
+    return x if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+QRResult = namedtuple("QRResult", "Q R")
+
+
+def _copyltu(m):
+    """The lower triangle of m mirrored onto the upper: tril(m) + tril(m, −1)ᵀ."""
+    return np.tril(m) + _t(np.tril(m, -1))
+
+
+def _qr_tall_vjp(q, r, gq, gr):
+    """Ā for A = Q R, A (…, M, N) with M ≥ N, Q (…, M, N), R (…, N, N):
+    Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ with M = R R̄ᵀ − Q̄ᵀ Q, R⁻ᵀ by a triangular solve."""
+    b = gq + q @ _copyltu(r @ _t(gr) - _t(gq) @ q)
+    return _t(_trsolve(r, _t(b), lower=False))          # B R⁻ᵀ = (R⁻¹ Bᵀ)ᵀ
+
+
+class QR(Function):
+    """(Q, R) = qr(A), A = Q R, Q orthonormal columns, R upper triangular (LAPACK's signs), packed as one row
+    [Q.ravel(), R.ravel()] per matrix. M ≥ N (thin Q): Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ, M = R R̄ᵀ − Q̄ᵀ Q,
+    copyltu(M) = tril(M) + tril(M, −1)ᵀ (Walter & Lehmann 2018; Liao et al. 2019). M < N, A = [X | Y],
+    R = [U | V], X = Q U square: X̄ is the M ≥ N VJP with Q̄ + Y V̄ᵀ for Q̄ and Ū for R̄, Ȳ = Q V̄ (PyTorch's
+    linalg_qr_backward). Needs R's diagonal non-zero (A of full rank). No gradient where Q is not computed
+    (mode 'r') or not unique (mode 'complete' with M > N): backward raises there, as PyTorch does."""
+    def forward(ctx, a, mode="reduced"):
+        a = _as_matrix(a)
+        if mode not in ("reduced", "complete", "r"):
+            raise ValueError(f"mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        ctx.mode, ctx.shape = mode, a.shape
+        if mode == "r":
+            return np.linalg.qr(a, mode="r")
+        q, r = np.linalg.qr(a, mode=mode)
+        ctx.save_for_backward(a, q, r)
+        batch = a.shape[:-2]
+        return np.concatenate([q.reshape(batch + (-1,)), r.reshape(batch + (-1,))], axis=-1)
+
+    def backward(ctx, g):
+        m, n = ctx.shape[-2:]
+        if ctx.mode == "r":
+            raise RuntimeError(f"qr: the derivative of linalg.qr depends on Q, which is not computed when "
+                               f"mode='r' (a of shape {ctx.shape}); use qr(a, mode='reduced') to differentiate")
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError(f"qr: the QR decomposition is not differentiable when mode='complete' and "
+                               f"nrows > ncols (a of shape {ctx.shape}: Q's last {m - n} columns are arbitrary); "
+                               "use mode='reduced'")
+        a, q, r = ctx.saved_tensors
+        k = q.shape[-1]
+        gq, gr = g[..., :m * k].reshape(q.shape), g[..., m * k:].reshape(r.shape)
+        if m >= n:
+            return _qr_tall_vjp(q, r, gq, gr)
+        gv = gr[..., m:]
+        gx = _qr_tall_vjp(q, r[..., :m], gq + a[..., m:] @ _t(gv), gr[..., :m])
+        return np.concatenate([gx, q @ gv], axis=-1)
+
+
+def qr(a, mode="reduced"):
+    """numpy.linalg.qr, batched: (Q, R) with a = Q R, Q (…, M, K) with orthonormal columns and R (…, K, N) upper
+    triangular, K = min(M, N) for mode 'reduced', K = M for 'complete'; R alone for mode 'r'. The factors are
+    LAPACK's (unique up to the signs of R's diagonal); 'raw' (LAPACK's Householder form) is not offered."""
+    dims = _data(a).shape
+    out = QR.apply(a, mode=mode)
+    if mode == "r":
+        return out
+    batch, (m, n) = dims[:-2], dims[-2:]
+    k = m if mode == "complete" else min(m, n)
+    return QRResult(out[..., :m * k].reshape(batch + (m, k)), out[..., m * k:].reshape(batch + (k, n)))
+
+
+def _chain_order(dims):
+    """NumPy's matrix-chain dynamic programme: split[i, j] = where the product of matrices i … j splits,
+    for matrix i of shape (dims[i], dims[i + 1]), at the least count of scalar multiplications."""
+    n = len(dims) - 1
+    cost, split = np.zeros((n, n)), np.empty((n, n), dtype=np.intp)
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i, j] = np.inf
+            for k in range(i, j):
+                q = cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if q < cost[i, j]:
+                    cost[i, j], split[i, j] = q, k
+    return split
+
+
+def multi_dot(arrays):
+    """numpy.linalg.multi_dot: the product of two or more matrices in the cheapest order (NumPy's: the cost rule
+    for three, the matrix-chain programme for more), through `dot`, so the same products as NumPy's. The first
+    array may be 1-D (a row vector) and the last 1-D (a column vector); these axes are dropped from the result."""
+    arrays = [_operand(x) for x in arrays]
+    if len(arrays) < 2:
+        raise ValueError(f"multi_dot: expecting at least two arrays, got {len(arrays)}")
+    if len(arrays) == 2:
+        return _dot(arrays[0], arrays[1])
+    first, last = (_data(arrays[i]).ndim for i in (0, -1))
+    if first == 1:
+        arrays[0] = shape.reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = shape.reshape(arrays[-1], (-1, 1))
+    shapes = [_data(x).shape for x in arrays]
+    for i, s in enumerate(shapes):
+        if len(s) != 2:
+            raise LinAlgError(f"multi_dot: array {i} has {len(s)} dimensions, shape {s}; the arrays must be "
+                              "matrices (the first and the last may be 1-D)")
+    if len(arrays) == 3:               # NumPy's short-cut: compare the two orders' costs
+        (a0, a1), (_, c0), (_, c1) = shapes
+        result = (_dot(_dot(arrays[0], arrays[1]), arrays[2]) if a0 * c0 * (a1 + c1) < a1 * c1 * (a0 + c0)
+                  else _dot(arrays[0], _dot(arrays[1], arrays[2])))
+    else:
+        split = _chain_order([s[0] for s in shapes] + [shapes[-1][1]])
+
+        def product(i, j):
+            return arrays[i] if i == j else _dot(product(i, split[i, j]), product(split[i, j] + 1, j))
+        result = product(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return result[0, 0]
+    return shape.reshape(result, -1) if first == 1 or last == 1 else result
+
+
+def lstsq(a, b, rcond=None):
+    """numpy.linalg.lstsq: (x, residuals, rank, s), x minimizing ‖b − a x‖₂ (the least-norm one when a is rank
+    deficient), a (M, N), b (M,) or (M, K); not batched, as NumPy's. x = pinv(a, rcond) b, with singular values
+    ≤ rcond · s_max taken as zero; rcond None is NumPy's default eps · max(M, N) and rcond ≤ 0 or ≥ 1 LAPACK's
+    (machine precision), eps that of float64, in which NumPy computes. residuals = Σ (b − a x)² per column of
+    b, shape (K,) or (1,), when rank == N < M, else empty (as NumPy); rank an int; s = svdvals(a). x,
+    residuals and s are differentiable (pinv's gradient: exact while the rank stays constant)."""
+    a, b = _operand(a), _operand(b)
+    a_data, b_data = _data(a), _data(b)
+    if a_data.ndim != 2 or b_data.ndim not in (1, 2):
+        raise LinAlgError(f"lstsq: a must be a matrix (M, N) and b a vector (M,) or a matrix (M, K); got a "
+                          f"{a_data.shape}, b {b_data.shape}")
+    m, n = a_data.shape
+    if b_data.shape[0] != m:
+        raise LinAlgError(f"lstsq: incompatible dimensions: a {a_data.shape} has {m} rows, b {b_data.shape} "
+                          f"has {b_data.shape[0]}")
+    eps = np.finfo(np.float64).eps
+    if rcond is None:
+        rcond = eps * max(m, n)
+    elif not 0 < rcond < 1:
+        rcond = eps / 2                        # LAPACK's gelsd: dlamch('E'), the unit round-off
+    s = svdvals(a)
+    rank = int(np.sum(s.data > rcond * s.data.max(initial=0)))      # pinv's rule: s > rcond · s_max is kept
+    x = matmul(pinv(a, rcond), b)
+    if rank == n and m > n:
+        r = elementwise.sub(b, matmul(a, x))
+        residuals = shape.reshape(reductions.sum(elementwise.mul(r, r), axis=0), (-1,))
+    else:
+        residuals = Tensor(np.empty(0, x.dtype))
+    return x, residuals, rank, s
+
+
+def _singular(a):
+    """Which matrices of the stack a (…, M, M) LAPACK cannot invert (an exactly zero pivot)."""
+    out = np.zeros(a.shape[:-2], bool)
+    for i in np.ndindex(out.shape):
+        try:
+            np.linalg.inv(a[i])
+        except LinAlgError:
+            out[i] = True
+    return out
+
+
+def cond(x, p=None):
+    """numpy.linalg.cond, batched: p None, 2: s_max / s_min and −2: s_min / s_max from svdvals (any (…, M, N));
+    p 'fro', 'nuc', ±1, ±inf: norm(x, p) · norm(inv(x), p) (square x). As NumPy: inf for a singular matrix and
+    wherever the ratio is NaN unless x holds a NaN. At a singular matrix the inverse-based cond is a constant
+    (no gradient), while the ratio of singular values passes on its non-finite gradient (1 / s_min)."""
+    x = _operand(x)
+    data = _data(x)
+    if data.size == 0 and np.prod(data.shape[-2:]) == 0:
+        raise LinAlgError(f"cond is not defined on empty matrices; got shape {data.shape}")
+    if p is None or p in (2, -2):
+        s = svdvals(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = elementwise.div(s[..., -1], s[..., 0]) if p == -2 else elementwise.div(s[..., 0], s[..., -1])
+    else:
+        _as_square(data, "cond: ")
+        singular = np.zeros(data.shape[:-2], bool)
+        try:
+            inverse = inv(x)
+        except LinAlgError:                    # NumPy gives inf there: invert the others, the identity in their place
+            singular = _singular(data)
+            x = shape.where(singular[..., None, None], np.eye(data.shape[-1], dtype=_float_dtype(data)), x)
+            inverse = inv(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = shape.where(singular, np.inf, elementwise.mul(norm(x, p, axis=(-2, -1)),
+                                                               norm(inverse, p, axis=(-2, -1))))
+    nan = np.isnan(r.data) & ~np.isnan(data).any(axis=(-2, -1))
+    return shape.where(nan, np.inf, r) if nan.any() else r
