@@ -217,10 +217,12 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
         ok, why = available(n)
         (names.append(n) if ok else notes.append(f"skipped {n}: {why}"))
     baseline = "torch" if "torch" in names else "numpy"
-    rows, failures, profile_rows = [], [], []
+    rows, failures, profile_rows, summary_rows = [], [], [], []
     for dtype in dtypes:
         for batch in batches:
             cell = measure(batch, dtype, names, steps, warmup, round_size, profile_steps)
+            summary_rows.append([batch, dtype] + [f"{cell[n]['ms']:.2f} ({cell[n]['ms'] / cell[baseline]['ms']:.2f})"
+                                                  for n in names])
             profile_rows += [[batch, dtype, n] + [f"{cell[n]['profile'][k]:.2f}" for k in
                                                   ("gradients", "products", "rest", "optimizer")]
                              for n in names if cell[n]["profile"]]
@@ -239,6 +241,13 @@ def run(batches=(32, 100, 1000), dtypes=("float32", "float64"), steps=40, warmup
         "",
         f"Median of {steps} steps after {warmup} warm-up, in interleaved rounds of {round_size}; "
         f"ratio to {baseline}; {machine_line()}",
+        "",
+        f"ms per step (× {baseline}); every framework agreed with minigrad before it was timed (below)."
+        if not failures else "",
+        "",
+        markdown_table(["batch", "dtype", *names], summary_rows),
+        "",
+        "#### Every framework in detail",
         "",
         markdown_table(["batch", "dtype", "framework", "ms/step", f"× {baseline}", "page faults/step",
                         "peak RSS MB", "RSS growth in steps MB", "−ELBO and ∇ vs minigrad",

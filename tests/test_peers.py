@@ -61,8 +61,11 @@ def test_peer_benchmark_smoke():
     no timing is asserted."""
     text = bench_peers.run(batches=(8,), dtypes=("float64",), steps=2, warmup=1, round_size=1,
                            frameworks=("minigrad", "numpy", "not_a_framework"), profile_steps=2)
-    main, profile = text.split("#### Where the time goes")
-    rows = [line for line in main.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
+    summary, rest = text.split("#### Every framework in detail")
+    detail, profile = rest.split("#### Where the time goes")
+    rows = [line.split("|")[3:5] for line in summary.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
+    assert len(rows) == 1 and re.fullmatch(r" [0-9.]+ \(1\.00\) ", rows[0][1])   # numpy is the baseline here
+    rows = [line for line in detail.splitlines() if re.match(r"\| 8 \| float64 \|", line)]
     assert [r.split("|")[3].strip() for r in rows] == ["minigrad", "numpy"]
     assert all(r.rstrip(" |").endswith("✓") for r in rows)
     assert "skipped not_a_framework" in text
