@@ -243,6 +243,7 @@ def _backward(root, seed, retain_graph):
     if node is None:                       # backward on a leaf: d leaf / d leaf = 1
         _accumulate(root, seed)
         return
+    anomaly = Config.anomaly               # the mode when backward starts holds for all of it
     pending = {node: seed}                 # node -> summed gradient of its output
     heap = [(-node.seq, node)]             # max-heap on creation order = reverse topological order
     while heap:
@@ -275,7 +276,7 @@ def _backward(root, seed, retain_graph):
                 gi = unbroadcast(gi, shape, type(node).__name__)
             if gi.dtype != dtype:
                 gi = gi.astype(dtype)
-            if Config.anomaly:
+            if anomaly:
                 _check_backward(node, gi, shape)
             if leaf:
                 _accumulate(parent, gi, sys.getrefcount(gi))
