@@ -10,13 +10,14 @@ edge is differentiable (the consuming node's needs_input_grad is True for it). O
 from L, the first edge that is not differentiable is the cut we report.
 """
 
+import io
 import os
-import tempfile
 from collections import deque
 
 import numpy as np
 
 from .engine import Cut, Function, Tensor
+from .files import atomic_write_bytes
 
 __all__ = ["explain", "Explanation", "draw", "to_dot"]
 
@@ -502,19 +503,10 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
 
 
 def _save_png(fig, path, dpi):
-    """fig as a PNG at `path`, through a temporary file in the same folder and os.replace (atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)              # mkstemp makes 0600 files; use the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """fig as a PNG at `path`, written atomically (minigrad.files)."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi)
+    atomic_write_bytes(path, png.getvalue())
 
 
 def _edge_style(on_path, cut, differentiable):

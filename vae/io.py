@@ -1,21 +1,22 @@
 """Files written atomically, and the .npz format of models and checkpoints.
 
 Every file the package writes (model, checkpoint, config, metrics) goes to a temporary file in the same
-directory first and is then moved over the target with `os.replace`, which is atomic on POSIX and
-Windows: a reader — or a run that crashes or is killed half-way — sees either the old file or the new
-one, never a torn one. A failed write (a full disk, say) raises WriteError naming the file and saying
-that the previous version is intact; the temporary file is removed (and `remove_stale_temporaries`
-removes the ones a killed process left behind).
+directory first and is then moved over the target with `os.replace` (minigrad.files, the one home of
+that), which is atomic on POSIX and Windows: a reader — or a run that crashes or is killed half-way —
+sees either the old file or the new one, never a torn one. A failed write (a full disk, say) raises
+WriteError naming the file and saying that the previous version is intact; the temporary file is removed
+(and `remove_stale_temporaries` removes the ones a killed process left behind).
 """
 
 import glob
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from minigrad import files
 
 from .errors import CheckpointError, WriteError
 
@@ -23,40 +24,14 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries"
            "load_npz"]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _temporary_prefix(path):
-    return "." + os.path.basename(path) + "."
-
-
 def atomic_write_bytes(path, data):
-    """Write `data` to `path` via a temporary file in the same directory and os.replace. WriteError
-    (naming `path`; the file as it was is untouched) if the disk refuses."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
+    """Write `data` to `path` atomically (minigrad.files). WriteError (naming `path`; the file as it was is
+    untouched) if the disk refuses."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=directory)
-        os.chmod(tmp, 0o666 & ~_umask())            # mkstemp makes 0600 files; use the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        if isinstance(e, OSError):
-            previous = "the previous version is intact" if os.path.exists(path) else "nothing was written"
-            raise WriteError(f"{path}: could not be written ({e.strerror or e}); {previous}") from e
-        raise
+        files.atomic_write_bytes(path, data)
+    except OSError as e:
+        previous = "the previous version is intact" if os.path.exists(path) else "nothing was written"
+        raise WriteError(f"{os.fspath(path)}: could not be written ({e.strerror or e}); {previous}") from e
 
 
 def remove_stale_temporaries(path):
@@ -64,7 +39,7 @@ def remove_stale_temporaries(path):
     their names. (Call it only when no other process writes `path`.)"""
     path = os.fspath(path)
     pattern = os.path.join(glob.escape(os.path.dirname(os.path.abspath(path))),
-                           glob.escape(_temporary_prefix(path)) + "*.tmp")
+                           glob.escape(files.temporary_prefix(path)) + "*.tmp")
     removed = []
     for tmp in glob.glob(pattern):
         try:
