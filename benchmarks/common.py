@@ -11,7 +11,7 @@ import tracemalloc
 
 import numpy as np
 
-from minigrad.files import atomic_write_bytes
+from minigrad.files import atomic_write_bytes, png_bytes
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PEERS = ("torch", "autograd", "jax")
@@ -79,10 +79,7 @@ def atomic_write(path, data):
 
 def save_figure(fig, path, dpi=110):
     """Save a matplotlib figure atomically (PNG)."""
-    import io
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    atomic_write(path, buffer.getvalue())
+    atomic_write(path, png_bytes(fig, dpi))
 
 
 def minor_faults():

@@ -6,10 +6,11 @@ or a run that crashes or is killed half-way, sees the old file or the new one, n
 anything fails the temporary file is removed and the error propagates; the target is as it was.
 """
 
+import io
 import os
 import tempfile
 
-__all__ = ["atomic_write_bytes", "temporary_prefix"]
+__all__ = ["atomic_write_bytes", "temporary_prefix", "png_bytes"]
 
 
 def temporary_prefix(path):
@@ -37,3 +38,10 @@ def atomic_write_bytes(path, data):
         except OSError:
             pass
         raise
+
+
+def png_bytes(fig, dpi):
+    """A matplotlib Figure as PNG bytes, to be written with atomic_write_bytes (never half a PNG on disk)."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi)
+    return png.getvalue()

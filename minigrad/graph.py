@@ -10,14 +10,13 @@ edge is differentiable (the consuming node's needs_input_grad is True for it). O
 from L, the first edge that is not differentiable is the cut we report.
 """
 
-import io
 import os
 from collections import deque
 
 import numpy as np
 
 from .engine import Cut, Function, Tensor
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, png_bytes
 
 __all__ = ["explain", "Explanation", "draw", "to_dot"]
 
@@ -498,15 +497,8 @@ def draw(output, path=None, params=None, labels=None, groups=None, highlight=Non
     fig.legend(handles=legend, loc="lower center", ncol=columns, fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.02 / height), handlelength=2.5)
     if path is not None:
-        _save_png(fig, os.fspath(path), dpi)
+        atomic_write_bytes(path, png_bytes(fig, dpi))
     return fig
-
-
-def _save_png(fig, path, dpi):
-    """fig as a PNG at `path`, written atomically (minigrad.files)."""
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=dpi)
-    atomic_write_bytes(path, png.getvalue())
 
 
 def _edge_style(on_path, cut, differentiable):

@@ -12,7 +12,6 @@ figure open). Each `*_figure` function returns a Figure (a notebook shows it as 
                           the Kingma & Welling figure: equal steps of u are equal steps of prior mass
 """
 
-import io
 import os
 
 import numpy as np
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.special import ndtri
 
+from minigrad.files import png_bytes
 from minigrad.random import as_generator
 
 from .io import atomic_write_bytes
@@ -258,8 +258,6 @@ def plot_all(model, dataset, history, out_dir, seed=0):
         figures["manifold.png"] = manifold_figure(model, shape, vrange)
     paths = []
     for name, fig in figures.items():
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=DPI)
         paths.append(os.path.join(out_dir, name))
-        atomic_write_bytes(paths[-1], png.getvalue())
+        atomic_write_bytes(paths[-1], png_bytes(fig, DPI))
     return paths
